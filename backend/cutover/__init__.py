@@ -1,0 +1,1 @@
+"""The cutover library: everything the runbook tasks drive to move SQLite data into PostgreSQL."""

@@ -1,0 +1,55 @@
+"""Sessions: the test suite on SQLite and on PostgreSQL, lint, and the benchmarks.
+
+`nox` runs the default sessions (tests, pg_tests, lint); `nox -l` lists them all.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "pg_tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    session.install("-e", f".[{extras}]")
+
+
+def _pytest(session: nox.Session, backend: str) -> None:
+    _install(session)
+    args = session.posargs or ["-q"]
+    session.run("pytest", f"--db={backend}", *args)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole app suite on SQLite (tests that need PostgreSQL are deselected)."""
+    _pytest(session, "sqlite")
+
+
+@nox.session(python=PYTHON)
+def pg_tests(session: nox.Session) -> None:
+    """The same suite on a real PostgreSQL, plus the migration and runbook tests.
+
+    The server is PG_TEST_URL if set, else a Docker container, else a temporary local cluster.
+    """
+    _pytest(session, "postgresql")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over the whole project."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Migration benchmark (~2M rows): psql \\copy limit vs pgloader vs built-in loader vs verify.
+
+    Pass `-- --rows N` to change the size. Prints a table; copy it into docs/benchmarks.md.
+    """
+    _install(session)
+    session.run("python", "-m", "cutover.bench", *session.posargs)
