@@ -43,7 +43,7 @@ class Base(DeclarativeBase):
 
 
 def fk(target: str, *, ondelete: str | None = None) -> ForeignKey:
-    """A foreign key that Postgres can defer inside a transaction (checked immediately by default)."""
+    """A foreign key Postgres can defer inside a transaction (checked immediately by default)."""
     return ForeignKey(target, ondelete=ondelete, deferrable=True, initially="IMMEDIATE")
 
 

@@ -53,8 +53,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:
         if self.environment not in ("development", "test") and self.secret_key == DEV_SECRET_KEY:
-            raise ValueError("SECRET_KEY must be set outside development (ENVIRONMENT=%s)"
-                             % self.environment)
+            raise ValueError(
+                f"SECRET_KEY must be set outside development (ENVIRONMENT={self.environment})")
         if len(self.secret_key) < 16:
             raise ValueError("SECRET_KEY must be at least 16 characters")
         return self

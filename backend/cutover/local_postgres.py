@@ -68,7 +68,8 @@ def wait_until_ready(url: str, timeout: float = READY_TIMEOUT_S) -> None:
         except psycopg2.OperationalError as exc:
             last = exc
             time.sleep(0.2)
-    raise TimeoutError(f"PostgreSQL at {redact_url(url)} did not answer within {timeout:.0f} s: {last}")
+    raise TimeoutError(
+        f"PostgreSQL at {redact_url(url)} did not answer within {timeout:.0f} s: {last}")
 
 
 def server_bindir() -> Path | None:
@@ -111,7 +112,8 @@ class TemporaryCluster:
         cmd = [*self._as_user, *args]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr.strip() or done.stdout.strip()}")
+            detail = done.stderr.strip() or done.stdout.strip()
+            raise RuntimeError(f"{' '.join(args[:2])} failed: {detail}")
 
     def init(self) -> TemporaryCluster:
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
@@ -128,7 +130,8 @@ class TemporaryCluster:
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``mode``: smart, fast or immediate — immediate is a crash)."""
         if (self.datadir / "postmaster.pid").exists():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w",
+                      "stop")
 
     def remove(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -178,14 +181,16 @@ def _what_to_provide(reason: str) -> str:
         f"No PostgreSQL server could be had ({reason}). Provide one of: "
         "(1) PG_TEST_URL or DB_URL naming a server you may create databases on, "
         "e.g. postgresql://postgres@127.0.0.1:5432/postgres; "
-        "(2) a running Docker engine (with the Python 'docker' package) for a postgres:15 container; "
+        "(2) a running Docker engine (and the Python 'docker' package) for a postgres container; "
         "(3) the PostgreSQL server binaries (apt-get install postgresql) for a temporary cluster."
     )
 
 
 @contextlib.contextmanager
-def provide_server(environ: dict | os._Environ = os.environ,
-                   prefer: tuple[str, ...] = ("external", "docker", "cluster")) -> Iterator[PostgresServer]:
+def provide_server(
+    environ: dict | os._Environ = os.environ,
+    prefer: tuple[str, ...] = ("external", "docker", "cluster"),
+) -> Iterator[PostgresServer]:
     """Yield a server by the documented order and tear down whatever was started for it."""
     server: PostgresServer | None = None
     external = environ.get("PG_TEST_URL") or environ.get("DB_URL")
@@ -229,4 +234,5 @@ def drop_database(admin_url: str, name: str) -> None:
     with contextlib.closing(psycopg2.connect(libpq_url(admin_url))) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                        .format(sql.Identifier(name)))
