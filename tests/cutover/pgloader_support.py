@@ -1,0 +1,119 @@
+"""Helpers for the pgloader engine tests: plan a load, run it, and read both sides back.
+
+``finish_checks`` is the ``finish`` step the tests hand to the engine: it resets the sequences
+(the real block from scripts/) and checks what the engine must guarantee before committing.
+``table_rows`` reads a whole table from either side in a normalised, comparable form.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from cutover.catalog import Plan, open_source, quote_sqlite, read_plan
+from cutover.constraints import take_snapshot
+from cutover.pgloader_engine import PgloaderEngine
+from cutover.progress import Progress
+from cutover.sequences import reset_sequences
+
+CHINOOK_SCHEMA = Path(__file__).with_name("chinook_pg.sql")
+
+
+@dataclass
+class Checked:
+    """What ``finish_checks`` saw on the engine's connection, with its verdict ``ok``."""
+
+    ok: bool = True
+    sequence_notices: list[str] = field(default_factory=list)
+
+
+def plan_for(sqlite_path: Path, pg_url: str) -> Plan:
+    """The catalog's plan for this pair (no problems expected)."""
+    with contextlib.closing(open_source(sqlite_path)) as source, \
+            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        plan = read_plan(source, cur)
+    assert plan.problems == [], plan.problems
+    return plan
+
+
+def finish_checks(verdict: bool = True):
+    """A ``finish(conn)`` that resets the sequences and answers ``verdict``."""
+
+    def finish(conn) -> Checked:
+        with conn.cursor() as cur:
+            return Checked(ok=verdict, sequence_notices=reset_sequences(cur))
+
+    return finish
+
+
+def run_load(plan: Plan, sqlite_path: Path, pg_url: str, *, verdict: bool = True,
+             engine: PgloaderEngine | None = None) -> tuple:
+    """Load with the pgloader engine; return (result, progress text)."""
+    stream = io.StringIO()
+    result = (engine or PgloaderEngine()).load(
+        plan, sqlite_path=sqlite_path, pg_url=pg_url, progress=Progress(stream, tty=False),
+        finish=finish_checks(verdict))
+    return result, stream.getvalue()
+
+
+def snapshot(pg_url: str, schema: str = "public") -> frozenset:
+    """Every constraint and index of the schema (cutover.constraints.take_snapshot)."""
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        return take_snapshot(cur, schema)
+
+
+def journal_exists(pg_url: str) -> bool:
+    """True when the pgloader engine's journal schema is in the target."""
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'cutover_journal'")
+        return cur.fetchone()[0] == 1
+
+
+def _normal(value: object) -> object:
+    if isinstance(value, Decimal | float):
+        return round(float(value), 6)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return value
+
+
+def _sortable(row: tuple) -> tuple:
+    return tuple((value is None, str(value)) for value in row)
+
+
+def source_rows(sqlite_path: Path, table: str, columns: list[str]) -> list[tuple]:
+    """All rows of a SQLite table, normalised and sorted (order-independent comparison)."""
+    names = ", ".join(quote_sqlite(name) for name in columns)
+    with contextlib.closing(open_source(sqlite_path)) as source:
+        rows = source.execute(f"SELECT {names} FROM {quote_sqlite(table)}").fetchall()
+    return sorted((tuple(_normal(v) for v in row) for row in rows), key=_sortable)
+
+
+def target_rows(pg_url: str, table: str, columns: list[str]) -> list[tuple]:
+    """All rows of a Postgres table, normalised and sorted like ``source_rows``."""
+    query = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table))
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
+        cur.execute(query)
+        rows = cur.fetchall()
+    return sorted((tuple(_normal(v) for v in row) for row in rows), key=_sortable)
+
+
+def target_counts(pg_url: str, tables: list[str]) -> dict[str, int]:
+    """Row count of each table in the target."""
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        counts = {}
+        for table in tables:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+            counts[table] = cur.fetchone()[0]
+        return counts
