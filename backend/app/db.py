@@ -33,6 +33,7 @@ def make_engine(settings: Settings) -> Engine:
         pool_recycle=settings.db_pool_recycle,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
+        connect_args={"connect_timeout": max(1, round(settings.db_pool_timeout))},
     )
 
 
@@ -42,11 +43,17 @@ class Database:
     def __init__(self) -> None:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._settings: Settings | None = None
+
+    def configure(self, settings: Settings) -> None:
+        """Use these settings, not the environment's (app factory, tests); drops the engine."""
+        self.reset()
+        self._settings = settings
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(get_settings())
+            self._engine = make_engine(self._settings or get_settings())
             self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         return self._engine
 
