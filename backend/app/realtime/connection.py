@@ -1,0 +1,78 @@
+"""One client socket: who it is, which threads it hears, and its outgoing frame queue.
+
+Frames are queued without waiting (the dispatcher never blocks on a slow client) and written
+by the socket's own writer task. A client whose queue overflows is closed with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+logger = logging.getLogger(__name__)
+
+OUTBOX_LIMIT = 1000
+CLOSE_REPLACED = 4000
+CLOSE_BAD_TOKEN = 4401
+CLOSE_SERVER_ERROR = 1011
+CLOSE_TRY_AGAIN = 1013
+
+
+@dataclass(frozen=True)
+class _Close:
+    code: int
+    reason: str
+
+
+class Connection:
+    """A connected, authenticated socket of ``user_id``."""
+
+    def __init__(self, websocket: WebSocket, user_id: int, thread_ids: frozenset[int]) -> None:
+        self.websocket = websocket
+        self.user_id = user_id
+        self.thread_ids: set[int] = set(thread_ids)
+        self.conn_id = uuid.uuid4().hex
+        self.confirmed = False  # our own "session" announcement came back over the bus
+        self.closing = False
+        self._outbox: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(OUTBOX_LIMIT + 1)
+
+    def push(self, frame: dict[str, Any]) -> None:
+        """Queue a frame for the client (dropped once the socket is closing)."""
+        if self.closing:
+            return
+        if self._outbox.qsize() >= OUTBOX_LIMIT:
+            logger.warning("user %d reads too slowly; closing their socket", self.user_id)
+            self.close(CLOSE_TRY_AGAIN, "too slow: outgoing queue full")
+            return
+        self._outbox.put_nowait(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after the frames already queued (idempotent; the first reason wins)."""
+        if self.closing:
+            return
+        self.closing = True
+        while self._outbox.full():
+            self._outbox.get_nowait()
+        self._outbox.put_nowait(_Close(code, reason))
+
+    async def write_frames(self) -> None:
+        """The writer task: send queued frames until a close is queued or the client is gone."""
+        while True:
+            item = await self._outbox.get()
+            try:
+                if isinstance(item, _Close):
+                    await self.websocket.close(code=item.code, reason=item.reason)
+                    return
+                await self.websocket.send_text(json.dumps(item, separators=(",", ":")))
+            except Exception:  # noqa: BLE001 - the client went away; nothing left to write to
+                self.closing = True
+                with contextlib.suppress(Exception):
+                    await self.websocket.close(code=1001)
+                return

@@ -1,0 +1,190 @@
+"""This worker's sockets and the dispatcher that turns bus events into frames for them.
+
+One socket per user: a newer socket of the same user replaces the older one (close code 4000
+"replaced"), on this worker at once and on other workers through the bus: each socket announces
+itself (``session`` event); a worker closes its socket of that user when another socket's
+announcement arrives after its own came back — the bus order decides which one survives.
+
+Bus events are handled in arrival order by one dispatcher task; the messages a batch needs are
+loaded in one query, and only for threads that have a member connected here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.websockets import WebSocket
+
+from app.realtime.bus import Bus
+from app.realtime.connection import CLOSE_REPLACED, CLOSE_SERVER_ERROR, Connection
+from app.realtime.events import BusEvent
+from app.realtime.protocol import MessageOut, message_frame, read_frame, typing_frame
+
+logger = logging.getLogger(__name__)
+
+RECENT_IDS_KEPT = 10_000
+RESYNC_LIMIT = 1000
+LoadMessages = Callable[[Iterable[int]], Awaitable[dict[int, MessageOut]]]
+LoadAfter = Callable[[Iterable[int], int, int], Awaitable[list[MessageOut]]]
+
+
+class RecentIds:
+    """The last N message ids delivered by this worker (so a catch-up never repeats one)."""
+
+    def __init__(self, limit: int = RECENT_IDS_KEPT) -> None:
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._limit = limit
+
+    def add(self, message_id: int) -> bool:
+        """Record an id; False when it was already there."""
+        if message_id in self._ids:
+            return False
+        self._ids.add(message_id)
+        self._order.append(message_id)
+        if len(self._order) > self._limit:
+            self._ids.discard(self._order.popleft())
+        return True
+
+
+class Hub:
+    """Local sockets by user and by thread, and the bus-event dispatcher."""
+
+    def __init__(self, bus: Bus, *, load_messages: LoadMessages, load_after: LoadAfter) -> None:
+        self._bus = bus
+        self._load_messages = load_messages
+        self._load_after = load_after
+        self._by_user: dict[int, Connection] = {}
+        self._by_thread: dict[int, set[int]] = {}
+        self._delivered = RecentIds()
+        self._events: asyncio.Queue[BusEvent] = asyncio.Queue()
+
+    # -- sockets --------------------------------------------------------------------------
+    def connect(self, websocket: WebSocket, user_id: int, thread_ids: frozenset[int]) -> Connection:
+        """Register a socket, replacing the user's older one, and announce it to other workers."""
+        conn = Connection(websocket, user_id, thread_ids)
+        self._replace(self._by_user.get(user_id))
+        self._by_user[user_id] = conn
+        self._index(conn, conn.thread_ids)
+        self._bus.publish_now(BusEvent(kind="session", user_id=user_id, conn_id=conn.conn_id))
+        return conn
+
+    def disconnect(self, conn: Connection) -> None:
+        if self._by_user.get(conn.user_id) is conn:
+            del self._by_user[conn.user_id]
+            self._unindex(conn)
+
+    def set_threads(self, conn: Connection, thread_ids: Iterable[int]) -> None:
+        """Replace the thread list a socket hears (after a ``subscribe``)."""
+        if self._by_user.get(conn.user_id) is conn:
+            self._unindex(conn)
+            conn.thread_ids = set(thread_ids)
+            self._index(conn, conn.thread_ids)
+
+    def _replace(self, old: Connection | None) -> None:
+        if old is not None:
+            old.close(CLOSE_REPLACED, "replaced")
+            self.disconnect(old)
+
+    def _index(self, conn: Connection, thread_ids: Iterable[int]) -> None:
+        for thread_id in thread_ids:
+            conn.thread_ids.add(thread_id)
+            self._by_thread.setdefault(thread_id, set()).add(conn.user_id)
+
+    def _unindex(self, conn: Connection) -> None:
+        for thread_id in conn.thread_ids:
+            users = self._by_thread.get(thread_id)
+            if users is not None:
+                users.discard(conn.user_id)
+                if not users:
+                    del self._by_thread[thread_id]
+
+    def _local(self, thread_id: int | None) -> list[Connection]:
+        return [self._by_user[u] for u in self._by_thread.get(thread_id, ()) if u in self._by_user]
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._by_user)
+
+    # -- bus events -----------------------------------------------------------------------
+    def receive(self, bus_event: BusEvent) -> None:
+        """The bus sink (called in the event loop): queue for the dispatcher."""
+        self._events.put_nowait(bus_event)
+
+    async def run(self) -> None:
+        """The dispatcher task: handle queued events in order, in batches, until cancelled."""
+        while True:
+            batch = [await self._events.get()]
+            while not self._events.empty():
+                batch.append(self._events.get_nowait())
+            try:
+                await self._dispatch(batch)
+            except Exception:  # noqa: BLE001 - one bad batch must not stop the fan-out
+                logger.exception("chat dispatcher failed on a batch of %d events", len(batch))
+
+    async def _dispatch(self, batch: list[BusEvent]) -> None:
+        wanted = {e.message_id for e in batch
+                  if e.kind == "message" and e.message_id is not None and self._local(e.thread_id)}
+        messages = await self._fetch(self._load_messages(wanted), batch) if wanted else {}
+        for bus_event in batch:
+            if bus_event.kind == "message":
+                message = messages.get(bus_event.message_id)
+                if message is not None:
+                    self._deliver(message, bus_event.client_ref, bus_event.user_id)
+            elif bus_event.kind == "resync":
+                await self._resync(bus_event.message_id or 0)
+            else:
+                self._handle_signal(bus_event)
+
+    async def _fetch(self, loading: Awaitable, batch: list[BusEvent]):
+        try:
+            return await loading
+        except SQLAlchemyError as exc:
+            threads = {e.thread_id for e in batch if e.kind == "message"}
+            logger.warning("chat dispatcher: database unavailable (%s); closing sockets of "
+                           "threads %s", type(exc).__name__, sorted(t for t in threads if t))
+            for thread_id in threads:
+                for conn in self._local(thread_id):
+                    conn.close(CLOSE_SERVER_ERROR, "database unavailable")
+            return {}
+
+    def _deliver(self, message: MessageOut, client_ref: str | None, sender_id: int | None) -> None:
+        if not self._delivered.add(message.id):
+            return
+        frame = message_frame(message)
+        for conn in self._local(message.thread_id):
+            conn.push(message_frame(message, client_ref) if conn.user_id == sender_id else frame)
+
+    async def _resync(self, after_id: int) -> None:
+        thread_ids = list(self._by_thread)
+        if not thread_ids:
+            return
+        missed = await self._fetch(self._load_after(thread_ids, after_id, RESYNC_LIMIT), [])
+        for message in missed or ():
+            self._deliver(message, None, None)
+
+    def _handle_signal(self, bus_event: BusEvent) -> None:
+        thread_id, user_id = bus_event.thread_id, bus_event.user_id
+        if bus_event.kind == "session":
+            conn = self._by_user.get(user_id)
+            if conn is None:
+                return
+            if conn.conn_id == bus_event.conn_id:
+                conn.confirmed = True
+            elif conn.confirmed:
+                self._replace(conn)
+        elif bus_event.kind == "thread":
+            for member_id in bus_event.user_ids:
+                conn = self._by_user.get(member_id)
+                if conn is not None:
+                    self._index(conn, [thread_id])
+        elif bus_event.kind in ("typing", "read"):
+            frame = (typing_frame(thread_id, user_id) if bus_event.kind == "typing"
+                     else read_frame(thread_id, user_id, bus_event.message_id))
+            for conn in self._local(thread_id):
+                if conn.user_id != user_id:
+                    conn.push(frame)
