@@ -1,0 +1,1 @@
+"""The cutover runbook as a library: one module per runbook step, driven by ``tasks.py``."""

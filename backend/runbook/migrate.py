@@ -1,0 +1,68 @@
+"""``migrate``: the data move, by calling ``scripts/migrate_sqlite_to_pg.sh`` with the same flags.
+
+The script owns the work (preflight, load, sequences, verification) and exits 0 only when the
+target is verified; this task echoes it (password redacted) and reads its JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
+from runbook.errors import RunbookError, runbook_task
+from runbook.shell import Shell
+
+
+def migrate_command(cfg: RunbookConfig, sqlite: Path, pg: str, *, engine: str | None = None,
+                    report: Path | None = None, dry_run: bool = False, yes: bool = False,
+                    quiet: bool = False) -> list[str]:
+    """The script's command line; flags map one-to-one to the task's."""
+    script = cfg.path(cfg.migrate_script)
+    if not script.is_file():
+        raise RunbookError(f"the migration script {script} is missing from this checkout")
+    command = [str(script), "--sqlite", str(sqlite), "--pg", pg]
+    command += ["--engine", engine] if engine else []
+    command += ["--report", str(report)] if report else []
+    command += [flag for flag, wanted in (("--dry-run", dry_run), ("--yes", yes),
+                                          ("--quiet", quiet)) if wanted]
+    return command
+
+
+def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
+                  engine: str | None = None, report: Path | None = None,
+                  quiet: bool = False, preflight_in_dry_run: bool = True
+                  ) -> dict[str, Any] | None:
+    """Run the script; return its JSON report when ``report`` is given.
+
+    In a dry run the script's own ``--dry-run`` (preflight only, nothing written) runs when
+    ``preflight_in_dry_run``; otherwise the command is only printed.
+    """
+    if not sqlite.is_file():
+        raise RunbookError(f"no SQLite file at {sqlite} (pass --sqlite or set SQLITE_PATH)")
+    command = migrate_command(cfg, sqlite, pg, engine=engine, report=report,
+                              dry_run=shell.dry_run, yes=shell.assume_yes, quiet=quiet)
+    shell.run(command, cwd=PROJECT_ROOT, always=preflight_in_dry_run)
+    if report is None or not report.is_file():
+        return None
+    return json.loads(report.read_text(encoding="utf-8"))
+
+
+@runbook_task(help={
+    "sqlite": "absolute path of the SQLite file to migrate (default: SQLITE_PATH)",
+    "pg": "target PostgreSQL URL (default: DB_URL)",
+    "engine": "loader engine passed to the script (see its --help)",
+    "report": "write the script's JSON report to this file",
+    "quiet": "less progress output from the script",
+    "yes": "let the script truncate the target tables without asking",
+    "dry_run": "the script's dry run: preflight only, nothing written",
+})
+def migrate(ctx, sqlite: str | None = None, pg: str | None = None, engine: str | None = None,
+            report: str | None = None, quiet: bool = False, yes: bool = False,
+            dry_run: bool = False) -> None:
+    """[rehearsal 3 / cutover 4] Move the data: scripts/migrate_sqlite_to_pg.sh, then verify."""
+    cfg = config_from(ctx).with_overrides(sqlite_path=sqlite)
+    shell = Shell(dry_run=dry_run, assume_yes=yes)
+    run_migration(shell, cfg, cfg.path(cfg.sqlite_path), cfg.require_target(pg), engine=engine,
+                  report=Path(report) if report else None, quiet=quiet)

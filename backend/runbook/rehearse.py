@@ -1,0 +1,184 @@
+"""``rehearse``: the staging rehearsal end to end, with nothing configured.
+
+Demo SQLite → throwaway PostgreSQL (Docker where an engine answers, else a temporary cluster
+from the local binaries; ``PG_TEST_URL`` when set) → schema → migrate (the script) → verify →
+the API on PostgreSQL (real uvicorn) → smoke → stop everything → report (Markdown + JSON) with
+the production maintenance window estimated from the measured rate. ``--sqlite``/``--pg`` point
+it at staging instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from app.models import Base
+from cutover.local_postgres import create_database, drop_database, free_port, provide_server
+from cutover.urls import libpq_url, redact_url
+from runbook import api_process
+from runbook.api_env import check_connection_budget, postgres_env
+from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
+from runbook.errors import RunbookError, runbook_task
+from runbook.migrate import run_migration
+from runbook.report import (
+    RehearsalReport,
+    estimate_window,
+    tables_from_migration,
+    write_report,
+)
+from runbook.schema import apply_schema
+from runbook.shell import Shell
+from runbook.smoke import smoke_or_fail
+from runbook.steps import StepRunner
+
+DEFAULT_ROWS = 2000
+REHEARSAL_ROLE = "rehearsal_app"  # a non-superuser owner, as on Cloud SQL
+
+
+@contextlib.contextmanager
+def throwaway_database(shell: Shell) -> Iterator[str]:
+    """A fresh database on a throwaway server, owned by a non-superuser role; removed after.
+
+    Only ``PG_TEST_URL`` counts as an external server here: ``DB_URL`` names the cutover
+    target, and a rehearsal never creates databases there.
+    """
+    environ = {"PG_TEST_URL": os.environ.get("PG_TEST_URL", "")}
+    with provide_server(environ) as server:
+        shell.say(f"PostgreSQL: {server}")
+        url = create_database(server.url, owner=REHEARSAL_ROLE)
+        try:
+            yield url
+        finally:
+            drop_database(server.url, url.rsplit("/", 1)[-1])
+
+
+def build_demo_sqlite(shell: Shell, path: Path, rows: int) -> None:
+    shell.run([sys.executable, "-m", "app.demo_data", "--out", str(path), "--rows", str(rows)],
+              cwd=PROJECT_ROOT)
+
+
+def count_mismatches(sqlite_path: Path, pg_url: str) -> tuple[dict[str, int], list[str]]:
+    """Row counts of the app's tables on both sides (an independent check of the script)."""
+    counts, problems = {}, []
+    with contextlib.closing(sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)) as lite, \
+            contextlib.closing(psycopg2.connect(libpq_url(pg_url))) as pg, pg.cursor() as cur:
+        for table in Base.metadata.sorted_tables:
+            source = lite.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table.name)))
+            target = cur.fetchone()[0]
+            counts[table.name] = target
+            if source != target:
+                problems.append(f"{table.name}: {source} rows in SQLite, {target} in PostgreSQL")
+    return counts, problems
+
+
+def _api_config(cfg: RunbookConfig, work: Path) -> RunbookConfig:
+    """The rehearsal's own API: a free port, files in the work directory."""
+    return cfg.with_overrides(api_url=f"http://127.0.0.1:{free_port()}", run_dir=work,
+                              api_env_file=work / "api.env")
+
+
+def _start_api(shell: Shell, cfg: RunbookConfig, target: str, work: Path,
+               cleanup: contextlib.ExitStack) -> str:
+    check_connection_budget(shell, cfg, target, cfg.api_workers, force=False)
+    env = {**postgres_env(target, cfg), "UPLOAD_DIR": str(work / "uploads")}
+    started = api_process.start_api(cfg, env)
+    cleanup.callback(api_process.stop_api, cfg)
+    return f"{cfg.api_workers} workers at {started.base_url}"
+
+
+def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path | None,
+                  pg: str | None, production_bytes: int | None, report_dir: Path,
+                  engine: str | None = None) -> tuple[RehearsalReport, Path]:
+    """Run every step, always stop what was started and write the report; return both."""
+    report = RehearsalReport(started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                             source=str(sqlite or f"demo data ({rows} rows)"),
+                             target=redact_url(pg) if pg else "throwaway PostgreSQL")
+    steps = StepRunner(shell, report.steps)
+    with tempfile.TemporaryDirectory(prefix="rehearse-") as tmp:
+        work = Path(tmp)
+        source = sqlite or work / "demo.sqlite"
+        migration_report = work / "migration.json"
+        try:
+            with contextlib.ExitStack() as cleanup:
+                if sqlite is None:
+                    with steps.step("build demo SQLite") as record:
+                        build_demo_sqlite(shell, source, rows)
+                        record.detail = f"{source.stat().st_size / 1e6:.2f} MB"
+                with steps.step("start PostgreSQL") as record:
+                    target = pg or cleanup.enter_context(throwaway_database(shell))
+                    record.detail = redact_url(target)
+                with steps.step("schema"):
+                    apply_schema(shell, cfg, target)
+                with steps.step("migrate") as record:
+                    report.migration = run_migration(shell, cfg, source, target,
+                                                     engine=engine, report=migration_report)
+                    record.detail = f"engine {(report.migration or {}).get('engine', '?')}"
+                with steps.step("verify") as record:
+                    counts, problems = count_mismatches(source, target)
+                    if problems:
+                        raise RunbookError("row counts differ: " + "; ".join(problems))
+                    record.detail = f"{sum(counts.values())} rows in {len(counts)} tables"
+                api_cfg = _api_config(cfg, work)
+                with steps.step("start API on PostgreSQL") as record:
+                    record.detail = _start_api(shell, api_cfg, target, work, cleanup)
+                with steps.step("smoke") as record:
+                    report.smoke = smoke_or_fail(shell, api_cfg)
+                    record.detail = f"{len(report.smoke)} checks passed"
+                with steps.step("stop what the rehearsal started"):
+                    cleanup.close()
+            report.ok = True
+        finally:
+            report.tables = tables_from_migration(report.migration)
+            report.findings = list((report.migration or {}).get("findings")
+                                   or (report.migration or {}).get("preflight") or [])
+            report.window = estimate_window(report, source.stat().st_size if source.exists()
+                                            else 0, report.step_seconds("migrate"),
+                                            production_bytes)
+            json_path, md_path = write_report(report, report_dir)
+            shell.say(f"\nreport: {md_path}\n        {json_path}")
+    return report, md_path
+
+
+def production_size(prod_sqlite: str | None, prod_size_mb: float | None) -> int | None:
+    if prod_sqlite:
+        path = Path(prod_sqlite)
+        if not path.is_file():
+            raise RunbookError(f"--prod-sqlite {path}: no such file")
+        return path.stat().st_size
+    return int(float(prod_size_mb) * 1e6) if prod_size_mb else None
+
+
+@runbook_task(help={
+    "rows": "size of the demo database to build (ignored with --sqlite)",
+    "sqlite": "rehearse with this SQLite file (e.g. a staging copy) instead of demo data",
+    "pg": "rehearse against this (staging) PostgreSQL instead of a throwaway one",
+    "prod_sqlite": "the production SQLite file, to estimate the maintenance window from its size",
+    "prod_size_mb": "or the production file's size in MB",
+    "report_dir": "where to write the Markdown + JSON report (default: REPORT_DIR)",
+    "engine": "migration engine for the script (default: the script's own choice)",
+    "yes": "with --pg: let the rehearsal replace the staging database's rows without asking",
+})
+def rehearse(ctx, rows: int = DEFAULT_ROWS, sqlite: str | None = None, pg: str | None = None,
+             prod_sqlite: str | None = None, prod_size_mb: float | None = None,
+             report_dir: str | None = None, engine: str | None = None, yes: bool = False) -> None:
+    """[rehearsal] The whole staging rehearsal (steps 1-5) end to end; writes a report."""
+    cfg = config_from(ctx).with_overrides(report_dir=report_dir)
+    shell = Shell(assume_yes=yes or pg is None)
+    if pg:
+        shell.require_confirmation(f"the rehearsal replaces every row of the app's tables in "
+                                   f"{redact_url(pg)}; continue?")
+    report, md_path = run_rehearsal(
+        shell, cfg, rows=rows, sqlite=Path(sqlite).resolve() if sqlite else None, pg=pg,
+        production_bytes=production_size(prod_sqlite, prod_size_mb),
+        report_dir=cfg.path(cfg.report_dir), engine=engine)
+    shell.say(f"rehearsal {'PASSED' if report.ok else 'FAILED'}: {md_path}")

@@ -1,0 +1,123 @@
+"""The rehearsal report: step timings, per-table rows and checksums, preflight findings, smoke
+results and the estimated production maintenance window, as JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cutover.urls import redact_text
+
+# The window is freeze + schema + migrate (scaled) + flip + smoke + unfreeze, times this factor.
+SAFETY_FACTOR = 1.5
+FIXED_STEPS = ("schema", "start API on PostgreSQL", "smoke")
+
+
+@dataclass
+class StepRecord:
+    name: str
+    seconds: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class RehearsalReport:
+    """Everything a rehearsal measured; serialised as JSON and rendered as Markdown."""
+
+    started_at: str
+    source: str
+    target: str
+    steps: list[StepRecord] = field(default_factory=list)
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Any] = field(default_factory=list)
+    smoke: list[dict[str, Any]] = field(default_factory=list)
+    window: dict[str, Any] = field(default_factory=dict)
+    migration: dict[str, Any] | None = None
+    ok: bool = False
+
+    def step_seconds(self, name: str) -> float:
+        return sum(step.seconds for step in self.steps if step.name == name)
+
+
+def tables_from_migration(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per-table rows/seconds/checksums from the migration script's JSON report."""
+    if not report:
+        return []
+    tables = report.get("tables") or []
+    if isinstance(tables, dict):
+        tables = [{"table": name, **(value if isinstance(value, dict) else {"rows": value})}
+                  for name, value in tables.items()]
+    return [table for table in tables if isinstance(table, dict)]
+
+
+def estimate_window(report: RehearsalReport, source_bytes: int, migrate_seconds: float,
+                    production_bytes: int | None) -> dict[str, Any]:
+    """Scale the measured migration rate to the production file; add the fixed steps."""
+    rate = source_bytes / migrate_seconds if migrate_seconds > 0 else 0.0
+    fixed = sum(report.step_seconds(name) for name in FIXED_STEPS)
+    estimate: dict[str, Any] = {
+        "rehearsal_bytes": source_bytes, "migrate_seconds": round(migrate_seconds, 2),
+        "bytes_per_second": round(rate), "fixed_steps_seconds": round(fixed, 2),
+        "safety_factor": SAFETY_FACTOR,
+    }
+    if production_bytes and rate > 0:
+        migrate = production_bytes / rate
+        estimate.update(production_bytes=production_bytes,
+                        production_migrate_seconds=round(migrate, 1),
+                        production_window_seconds=round((migrate + fixed) * SAFETY_FACTOR, 1))
+    return estimate
+
+
+def _table_rows(tables: list[dict[str, Any]]) -> list[str]:
+    lines = ["| table | rows | seconds | checksum |", "|---|---:|---:|---|"]
+    for table in tables:
+        name = table.get("table") or table.get("name")
+        checksum = table.get("checksum") or table.get("source_checksum") or ""
+        lines.append(f"| {name} | {table.get('rows', '')} | {table.get('seconds', '')} | "
+                     f"`{str(checksum)[:16]}` |")
+    return lines
+
+
+def render_markdown(report: RehearsalReport) -> str:
+    """A human-readable report (the JSON has the same content and more)."""
+    window = report.window
+    lines = [f"# Rehearsal report — {'PASSED' if report.ok else 'FAILED'}", "",
+             f"- started: {report.started_at}", f"- source: `{report.source}`",
+             f"- target: `{report.target}`", "", "## Steps", "",
+             "| step | seconds | result | detail |", "|---|---:|---|---|"]
+    lines += [f"| {s.name} | {s.seconds:.2f} | {'ok' if s.ok else 'FAILED'} | {s.detail} |"
+              for s in report.steps]
+    lines += ["", "## Tables (rows and checksums)", "", *_table_rows(report.tables), "",
+              "## Preflight findings", ""]
+    lines += [f"- {finding}" for finding in report.findings] or ["- none"]
+    lines += ["", "## Smoke test", ""]
+    lines += [f"- {'PASS' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}"
+              for c in report.smoke] or ["- not run"]
+    lines += ["", "## Production maintenance window", ""]
+    if "production_window_seconds" in window:
+        lines += [f"Estimated window: **{window['production_window_seconds'] / 60:.1f} min** for "
+                  f"{window['production_bytes'] / 1e6:.1f} MB of SQLite "
+                  f"(migration {window['production_migrate_seconds']:.0f} s at the measured "
+                  f"{window['bytes_per_second'] / 1e6:.2f} MB/s, plus "
+                  f"{window['fixed_steps_seconds']:.0f} s of fixed steps, × {SAFETY_FACTOR})."]
+    else:
+        lines += [f"Measured {window.get('bytes_per_second', 0) / 1e6:.2f} MB/s of SQLite; pass "
+                  "`--prod-sqlite PATH` or `--prod-size-mb N` for the production estimate."]
+    return redact_text("\n".join(lines) + "\n")
+
+
+def write_report(report: RehearsalReport, directory: Path) -> tuple[Path, Path]:
+    """Write ``rehearsal-<time>.json`` and ``.md`` into ``directory``; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    json_path = directory / f"rehearsal-{stamp}.json"
+    md_path = directory / f"rehearsal-{stamp}.md"
+    json_path.write_text(redact_text(json.dumps(asdict(report), indent=2, default=str)),
+                         encoding="utf-8")
+    md_path.write_text(render_markdown(report), encoding="utf-8")
+    return json_path, md_path

@@ -1,0 +1,37 @@
+"""The SQLite → PostgreSQL cutover runbook (docs: shared runbook), one task per step.
+
+Read ``invoke --list`` by its [tags]: [rehearsal N] is the staging rehearsal (``rehearse`` runs
+all of it), [cutover N] the production window (``cutover`` runs all of it), [rollback] the way
+back, [dev] a developer's local setup. ``invoke --help TASK`` documents every flag.
+The tasks live in ``backend/runbook/``; this file only builds the namespace.
+"""
+
+from invoke import Collection
+
+from runbook import (
+    api_env,
+    cutover,
+    dev,
+    maintenance,
+    migrate,
+    monitor,
+    proxy,
+    rehearse,
+    rollback,
+    schema,
+    smoke,
+    snapshot,
+)
+
+namespace = Collection(
+    # staging rehearsal, in runbook order
+    rehearse.rehearse, proxy.proxy, schema.schema, migrate.migrate, api_env.point_api,
+    smoke.smoke,
+    # production cutover, in runbook order
+    cutover.cutover, maintenance.freeze, api_env.flip, maintenance.unfreeze, monitor.monitor,
+    # rollback
+    snapshot.snapshot, rollback.rollback,
+    # developer setup
+    dev.dev, dev.dev_pg, dev.stop_api,
+)
+namespace.configure({"runbook": {}})
