@@ -65,29 +65,31 @@ def local_dev_database(shell: Shell, cfg: RunbookConfig) -> str:
     return with_database(LOCAL_ADMIN_URL, DEV_DATABASE)
 
 
-@runbook_task(help={
+_DEV_FLAGS = {
     "rows": "size of the demo database created when SQLITE_PATH does not exist yet",
     "workers": "uvicorn worker processes",
-})
-def dev(ctx, rows: int = DEV_ROWS, workers: int = 1) -> None:
-    """[dev] Fresh clone -> running API on SQLite (demo data, schema, env file, uvicorn)."""
+}
+
+
+def _prepare(ctx, rows: int, workers: int) -> tuple[RunbookConfig, Shell, Path]:
     cfg = config_from(ctx).with_overrides(api_workers=workers)
     shell = Shell(assume_yes=True)
-    path = ensure_dev_sqlite(shell, cfg, rows)
+    return cfg, shell, ensure_dev_sqlite(shell, cfg, rows)
+
+
+@runbook_task(help=_DEV_FLAGS)
+def dev(ctx, rows: int = DEV_ROWS, workers: int = 1) -> None:
+    """[dev] Fresh clone -> running API on SQLite (demo data, schema, env file, uvicorn)."""
+    cfg, shell, path = _prepare(ctx, rows, workers)
     repoint_api(shell, cfg, {**dev_env(cfg), **sqlite_env(path)}, workers=workers)
     shell.say(f"API on SQLite at {cfg.api_url} (docs: {cfg.api_url}/docs); log in as "
               f"{cfg.smoke_email}; stop it with `invoke stop-api`")
 
 
-@runbook_task(help={
-    "rows": "size of the demo database created when SQLITE_PATH does not exist yet",
-    "workers": "uvicorn worker processes",
-})
+@runbook_task(help=_DEV_FLAGS)
 def dev_pg(ctx, rows: int = DEV_ROWS, workers: int = 1) -> None:
     """[dev] The developer API on a local PostgreSQL: schema, data from SQLite, restart."""
-    cfg = config_from(ctx).with_overrides(api_workers=workers)
-    shell = Shell(assume_yes=True)
-    path = ensure_dev_sqlite(shell, cfg, rows)
+    cfg, shell, path = _prepare(ctx, rows, workers)
     target = local_dev_database(shell, cfg)
     apply_schema(shell, cfg, target)
     run_migration(shell, cfg, path, target)

@@ -22,7 +22,8 @@ def live_sqlite(tmp_path):
     path = tmp_path / "live.db"
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT)")
-        conn.executemany("INSERT INTO items (body) VALUES (?)", [(f"row {i}",) for i in range(2000)])
+        conn.executemany("INSERT INTO items (body) VALUES (?)",
+                         [(f"row {i}",) for i in range(2000)])
         conn.commit()
     return path
 
