@@ -1,7 +1,7 @@
 """The pgloader engine: the same outcome as the one-transaction copy engine, by other means.
 
-pgloader commits its batches on its own, loads tables in parallel and exits 0 with rows rejected,
-so this engine never trusts it; it brackets it instead:
+pgloader commits each table on a connection of its own, loads tables in parallel and exits 0
+with rows rejected, so this engine never trusts it; it brackets it instead:
 
 1. under an advisory lock, finish any interrupted earlier run (see ``cutover.load_journal``);
 2. save every foreign key touching the planned tables in a journal in the target (committed),
@@ -49,7 +49,7 @@ from cutover.pgloader_command import (
     run_pgloader,
     safe_source_path,
 )
-from cutover.pgloader_progress import InsertCounter
+from cutover.pgloader_progress import CopyProgress
 from cutover.progress import Progress
 from cutover.urls import libpq_url, redact_text
 
@@ -289,7 +289,7 @@ class PgloaderEngine:
         progress.note(f"running: {command_for_display()}")
         started = time.monotonic()
         shown.start()
-        with InsertCounter(pg_url, plan, totals, shown.rows):
+        with CopyProgress(pg_url, plan, totals, shown.rows):
             run = run_pgloader(environment, on_line=shown.line, on_start=self.on_pgloader_start)
         counts = count_tables(run, totals, _target_counts(conn, plan))
         problem = failure_message(run, counts)

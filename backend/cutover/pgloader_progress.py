@@ -1,8 +1,10 @@
-"""Rows per table while pgloader runs, read from the server's own statistics.
+"""Rows per table while pgloader runs, read from the server's own COPY progress view.
 
-pgloader commits batch by batch on connections of its own, so the committed inserts are visible
-in ``pg_stat_user_tables.n_tup_ins`` (counted from a baseline taken before the load) at the cost
-of one cheap catalogue query per second — no ``count(*)`` on tables being loaded.
+pgloader 3.6 streams each table in one ``COPY`` on a connection of its own, committed only at
+the end (measured: a 1M-row table appears all at once), so counting rows shows nothing until a
+table is done. ``pg_stat_progress_copy.tuples_processed`` (PostgreSQL 14+) counts the rows of a
+running COPY; a role sees its own sessions there, so no extra privilege is needed. One cheap
+query per second, no ``count(*)`` on the tables being loaded.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from cutover.catalog import Plan
 from cutover.urls import libpq_url
 
 POLL_SECONDS = 1.0
-_INSERTS_SQL = """
-SELECT relname, n_tup_ins FROM pg_stat_user_tables
-WHERE schemaname = %(schema)s AND relname = ANY(%(tables)s)
+_COPIED_SQL = """
+SELECT rel.relname, progress.tuples_processed
+FROM pg_stat_progress_copy progress
+JOIN pg_class rel ON rel.oid = progress.relid
+JOIN pg_namespace ns ON ns.oid = rel.relnamespace
+WHERE ns.nspname = %(schema)s AND rel.relname = ANY(%(tables)s)
 """
 
 
-class InsertCounter:
-    """A context manager polling committed inserts per planned table in a background thread.
+class CopyProgress:
+    """A context manager polling the rows copied so far per planned table, in a thread.
 
     ``on_rows(table, rows_so_far, total)`` is called whenever a table's count moves; with
     ``on_rows=None`` nothing runs at all.
@@ -39,30 +44,28 @@ class InsertCounter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn = None
-        self._baseline: dict[str, int] = {}
         self._last: dict[str, int] = {}
 
-    def _inserts(self) -> dict[str, int]:
+    def _copied(self) -> dict[str, int]:
         with self._conn.cursor() as cur:
-            cur.execute(_INSERTS_SQL, {"schema": self.schema, "tables": list(self.totals)})
+            cur.execute(_COPIED_SQL, {"schema": self.schema, "tables": list(self.totals)})
             return dict(cur.fetchall())
 
     def _poll(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             with contextlib.suppress(psycopg2.Error):
-                for table, inserted in self._inserts().items():
-                    done = min(inserted - self._baseline.get(table, 0), self.totals[table])
-                    if done != self._last.get(table, 0):
+                for table, copied in self._copied().items():
+                    done = min(copied, self.totals[table])
+                    if done > self._last.get(table, 0):
                         self._last[table] = done
                         self.on_rows(table, done, self.totals[table])
 
-    def __enter__(self) -> InsertCounter:
+    def __enter__(self) -> CopyProgress:
         if self.on_rows is None:
             return self
         self._conn = psycopg2.connect(libpq_url(self.target_url),
                                       application_name="cutover-progress")
         self._conn.autocommit = True
-        self._baseline = self._inserts()
         self._thread = threading.Thread(target=self._poll, name="pgloader-progress", daemon=True)
         self._thread.start()
         return self
