@@ -53,3 +53,14 @@ def bench(session: nox.Session) -> None:
     """
     _install(session)
     session.run("python", "-m", "cutover.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def load_bench(session: nox.Session) -> None:
+    """API load benchmark: SQLite vs PostgreSQL, 1 vs N uvicorn workers, WebSocket reconnect storm.
+
+    Pass options after `--` (e.g. `-- --clients 8 --duration 10`; see `python -m loadbench -h`).
+    Prints tables; copy them into docs/benchmarks.md.
+    """
+    _install(session)
+    session.run("python", "-m", "loadbench", *session.posargs)
