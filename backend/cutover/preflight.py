@@ -1,0 +1,186 @@
+"""Preflight: every value Postgres would reject or change, found before anything is written.
+
+Read-only on both sides. For each table one SQLite scan counts every check of every column
+(``values`` supplies the checks per target type); the checks that hit are then asked for up to
+``EXAMPLES`` examples with their rowids. Foreign keys of the *target* are checked with an
+anti-join on SQLite, and every primary key / unique constraint of the target with a GROUP BY
+over the values as Postgres would store them. Schema problems from the plan come first.
+A finding a named ``--allow-coercion`` covers is counted but does not block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cutover.catalog import ForeignKey, Plan, TablePlan, UniqueKey, open_source, quote_sqlite
+from cutover.values import Check, converter_for, is_supported, register_functions
+
+EXAMPLES = 3
+EXAMPLE_CHARS = 60
+
+
+@dataclass
+class Finding:
+    """A kind of problem in one table/column: how many rows, and a few examples."""
+
+    category: str
+    table: str
+    column: str | None
+    count: int
+    examples: list[str] = field(default_factory=list)
+    blocking: bool = True
+    coercion: str | None = None
+    detail: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.table}.{self.column}" if self.column else self.table
+
+
+@dataclass
+class PreflightReport:
+    """All findings and the source row count per planned table."""
+
+    findings: list[Finding] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(finding.blocking for finding in self.findings)
+
+    def coerced(self) -> dict[str, int]:
+        """Values each opted-in coercion will convert."""
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            if finding.coercion and not finding.blocking:
+                counts[finding.coercion] = counts.get(finding.coercion, 0) + finding.count
+        return counts
+
+
+def show_value(value: object) -> str:
+    """A value as an example: repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 3] + "..."
+
+
+def _row_ref(table: TablePlan) -> str:
+    return "rowid" if table.source.has_rowid else quote_sqlite(table.source.columns[0].name)
+
+
+def _table_checks(table: TablePlan, coercions: frozenset[str]) -> list[tuple[str, Check]]:
+    checks = []
+    for column in table.columns:
+        x = quote_sqlite(column.name)
+        if column.not_null:
+            checks.append((column.name, Check("not-null", f"{x} IS NULL")))
+        checks += [(column.name, check)
+                   for check in converter_for(column, coercions).checks(x)]
+    return checks
+
+
+def _examples(src: sqlite3.Connection, table: TablePlan, column: str, condition: str) -> list:
+    rows = src.execute(
+        f"SELECT {_row_ref(table)}, {quote_sqlite(column)} FROM {quote_sqlite(table.source.name)} "
+        f"WHERE {condition} LIMIT {EXAMPLES}").fetchall()
+    return [f"rowid {rowid}: {show_value(value)}" for rowid, value in rows]
+
+
+def check_values(src: sqlite3.Connection, table: TablePlan,
+                 coercions: frozenset[str]) -> tuple[int, list[Finding]]:
+    """(row count, findings) for every value check of one table, in one scan."""
+    checks = _table_checks(table, coercions)
+    sums = "".join(f", sum(CASE WHEN {check.condition} THEN 1 ELSE 0 END)"
+                   for _, check in checks)
+    counts = src.execute(f"SELECT count(*){sums} FROM {quote_sqlite(table.source.name)}") \
+        .fetchone()
+    findings = []
+    for (column, check), count in zip(checks, counts[1:], strict=True):
+        if not count:
+            continue
+        covered = check.coercion is not None and check.coercion in coercions
+        findings.append(Finding(check.category, table.name, column, count,
+                                _examples(src, table, column, check.condition),
+                                blocking=not covered, coercion=check.coercion))
+    return counts[0], findings
+
+
+def _not_null(alias: str, columns: tuple[str, ...]) -> str:
+    return " AND ".join(f"{alias}.{quote_sqlite(name)} IS NOT NULL" for name in columns)
+
+
+def check_foreign_key(src: sqlite3.Connection, table: TablePlan, fk: ForeignKey,
+                      parent: TablePlan) -> Finding | None:
+    """Rows whose key has no row to reference in the parent table (as the target defines it)."""
+    join = " AND ".join(f"p.{quote_sqlite(ref)} = c.{quote_sqlite(col)}"
+                        for col, ref in zip(fk.columns, fk.ref_columns, strict=True))
+    where = (f"{_not_null('c', fk.columns)} AND NOT EXISTS (SELECT 1 FROM "
+             f"{quote_sqlite(parent.source.name)} p WHERE {join})")
+    source = f"{quote_sqlite(table.source.name)} c"
+    count = src.execute(f"SELECT count(*) FROM {source} WHERE {where}").fetchone()[0]
+    if not count:
+        return None
+    values = " || ', ' || ".join(f"quote(c.{quote_sqlite(col)})" for col in fk.columns)
+    ref = "rowid" if table.source.has_rowid else quote_sqlite(table.source.columns[0].name)
+    rows = src.execute(f"SELECT c.{ref}, {values} FROM {source} WHERE {where} "
+                       f"LIMIT {EXAMPLES}").fetchall()
+    return Finding("orphan-fk", table.name, ", ".join(fk.columns), count,
+                   [f"rowid {rowid}: ({vals}) not in {fk.ref_table}" for rowid, vals in rows],
+                   detail=f"foreign key {fk.name} → {fk.ref_table}")
+
+
+def check_unique_key(src: sqlite3.Connection, table: TablePlan, key: UniqueKey,
+                     coercions: frozenset[str]) -> Finding | None:
+    """Rows whose key values — as Postgres would store them — repeat."""
+    columns = [table.target.column(name) for name in key.columns]
+    if any(col is None or col.name not in table.column_names for col in columns):
+        return None
+    exprs = [converter_for(col, coercions).copy_sql(quote_sqlite(col.name)) for col in columns]
+    not_null = " AND ".join(f"({expr}) IS NOT NULL" for expr in exprs)
+    groups = (f"SELECT {', '.join(exprs)}, count(*) AS n, group_concat({_row_ref(table)}) "
+              f"FROM {quote_sqlite(table.source.name)} WHERE {not_null} "
+              f"GROUP BY {', '.join(str(i + 1) for i in range(len(exprs)))} HAVING count(*) > 1")
+    count = src.execute(f"SELECT coalesce(sum(n), 0) FROM ({groups})").fetchone()[0]
+    if not count:
+        return None
+    examples = [f"({', '.join(map(str, row[:-2]))}) at rowids {show_value(row[-1])[1:-1]}"
+                for row in src.execute(f"{groups} LIMIT {EXAMPLES}")]
+    return Finding("duplicate-key", table.name, ", ".join(key.columns), count, examples,
+                   detail=f"{'primary key' if key.primary else 'unique'} {key.name}")
+
+
+def _schema_findings(plan: Plan) -> list[Finding]:
+    findings = [Finding("schema", problem.split(":", 1)[0], None, 1, [],
+                        detail=problem.split(":", 1)[1].strip()) for problem in plan.problems]
+    for table in plan.tables:
+        findings += [Finding("unsupported-type", table.name, col.name, 1, [],
+                             detail=f"target type {col.type_sql} is not supported")
+                     for col in table.columns if not is_supported(col)]
+    return findings
+
+
+def run_preflight(plan: Plan, sqlite_path: Path, coercions: frozenset[str] = frozenset(),
+                  progress=None) -> PreflightReport:
+    """Check every planned table; nothing is written anywhere."""
+    report = PreflightReport(findings=_schema_findings(plan))
+    unsupported = {(f.table, f.column) for f in report.findings if f.category == "unsupported-type"}
+    with contextlib.closing(open_source(sqlite_path)) as src:
+        register_functions(src)
+        for table in plan.tables:
+            if any(t == table.name for t, _ in unsupported):
+                continue
+            if progress is not None:
+                progress.note(f"preflight {table.name}")
+            rows, findings = check_values(src, table, coercions)
+            report.row_counts[table.name] = rows
+            report.findings += findings
+            for fk in table.target.foreign_keys:
+                if fk.ref_table in plan.table_names:
+                    found = check_foreign_key(src, table, fk, plan.table(fk.ref_table))
+                    report.findings += [found] if found else []
+            for key in table.target.unique_keys:
+                found = check_unique_key(src, table, key, coercions)
+                report.findings += [found] if found else []
+    return report
