@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
+import psutil
 import psycopg2
+from sqlalchemy.engine import make_url
 
 from loadbench.database import Target
 from loadbench.results import QueryCounts
 from loadbench.stats import GaugeSummary, summarize_gauge
 
 CONNECTIONS_SQL = """
-SELECT count(*), count(*) FILTER (WHERE state IS DISTINCT FROM 'idle')
+SELECT pid, state IS DISTINCT FROM 'idle'
 FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()
 """
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", None, "")
 TRANSACTIONS_SQL = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s"
 SCANS_SQL = """
 SELECT coalesce(sum(seq_scan + coalesce(idx_scan, 0)) FILTER (WHERE relname = 'users'), 0),
@@ -28,8 +31,35 @@ FROM pg_stat_user_tables WHERE relname IN ('users', 'thread_members')
 """
 
 
+class BackendCpu:
+    """CPU time of the database's server processes, when the server runs on this machine.
+
+    Each backend's CPU is counted from the first sample that saw it to the last one.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+
+    def observe(self, pids: Iterable[int]) -> None:
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            used = times.user + times.system
+            self._first.setdefault(pid, used)
+            self._last[pid] = used
+
+    def seconds(self) -> float | None:
+        if not self._last:
+            return None
+        return sum(self._last[pid] - self._first[pid] for pid in self._last)
+
+
 class ConnectionSampler:
-    """Samples the benchmarked database's connections (open, and not idle) every ``interval``."""
+    """Samples the benchmarked database's connections (open, and not idle) every ``interval``,
+    and the CPU its backends use when the server is local."""
 
     def __init__(self, target: Target, interval: float) -> None:
         self.target = target
@@ -39,18 +69,22 @@ class ConnectionSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failure: str | None = None
+        self.backend_cpu = BackendCpu()
 
     def _run(self) -> None:
         assert self.target.admin_url is not None
+        local = make_url(self.target.admin_url).host in LOCAL_HOSTS
         try:
             with contextlib.closing(psycopg2.connect(self.target.admin_url)) as conn:
                 conn.autocommit = True
                 with conn.cursor() as cur:
                     while not self._stop.is_set():
                         cur.execute(CONNECTIONS_SQL, (self.target.name,))
-                        open_count, busy_count = cur.fetchone()
-                        self.open_counts.append(open_count)
-                        self.busy_counts.append(busy_count)
+                        rows = cur.fetchall()
+                        self.open_counts.append(len(rows))
+                        self.busy_counts.append(sum(1 for _, busy in rows if busy))
+                        if local:
+                            self.backend_cpu.observe(pid for pid, _ in rows)
                         self._stop.wait(self.interval)
         except psycopg2.Error as exc:
             self.failure = f"connection sampling stopped: {exc.__class__.__name__}: {exc}".strip()

@@ -23,8 +23,8 @@ def _gauge(gauge: GaugeSummary) -> str:
     return "n/a" if gauge.max is None else f"{gauge.max} / {gauge.mean:.1f}"
 
 
-def _percent(cpu_s: float, wall_s: float) -> str:
-    return "–" if wall_s <= 0 else f"{100.0 * cpu_s / wall_s:.0f} %"
+def _percent(cpu_s: float | None, wall_s: float) -> str:
+    return "n/a" if cpu_s is None or wall_s <= 0 else f"{100.0 * cpu_s / wall_s:.0f} %"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -42,7 +42,7 @@ def load_table(results: Sequence[LoadResult]) -> str:
     """One row per scenario: throughput, latency, errors, conflicts, connections, CPU."""
     header = ["scenario", "workers", "clients", "requests", "req/s", "p50 / p95 / p99 ms",
               "errors 5xx/timeout/conn/4xx/ws", "409 (expected)", "DB conns max / mean",
-              "server CPU", "generator CPU"]
+              "CPU (% of 1 core) API / DB / generator"]
     rows = []
     for r in results:
         errors = r.errors
@@ -51,7 +51,8 @@ def load_table(results: Sequence[LoadResult]) -> str:
                      f"{r.error_total} ({errors['5xx']}/{errors['timeout']}/"
                      f"{errors['connection']}/{errors['4xx']}/{errors['ws']})",
                      str(r.conflicts), _gauge(r.db_connections),
-                     _percent(r.server_cpu_s, r.wall_s), _percent(r.generator_cpu_s, r.wall_s)])
+                     " / ".join(_percent(cpu, r.wall_s) for cpu in (
+                         r.server_cpu_s, r.database_cpu_s, r.generator_cpu_s))])
     return table(header, rows)
 
 

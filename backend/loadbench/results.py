@@ -131,6 +131,7 @@ class LoadResult:
     db_busy: GaugeSummary
     server_cpu_s: float
     generator_cpu_s: float
+    database_cpu_s: float | None  # PostgreSQL backends of this database, when local
     per_op: dict[str, OpFigures]
     error_samples: list[tuple[ErrorSample, int]] = field(default_factory=list)
 

@@ -65,6 +65,8 @@ def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> 
                                                   stage.server.ws_url))
     server_cpu = stage.server.cpu_seconds() - server_cpu
     generator_cpu = time.process_time() - generator_cpu
+    if sampler.failure:
+        stderr_progress(f"    {sampler.failure}")
     requests = recorder.requests()
     echo = recorder.per_op().get("ws_message")
     return LoadResult(
@@ -76,7 +78,8 @@ def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> 
         ws_delivery=summarize(recorder.deliveries),
         ws_echo=echo.latency if echo else summarize([]),
         db_connections=sampler.connections(), db_busy=sampler.busy(),
-        server_cpu_s=server_cpu, generator_cpu_s=generator_cpu, per_op=recorder.per_op(),
+        server_cpu_s=server_cpu, generator_cpu_s=generator_cpu,
+        database_cpu_s=sampler.backend_cpu.seconds(), per_op=recorder.per_op(),
         error_samples=recorder.top_errors(),
     )
 
