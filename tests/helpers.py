@@ -2,7 +2,9 @@
 
 ``run_api(env, port)`` starts ``python -m uvicorn app.main:app`` on 127.0.0.1 with the given
 environment on top of this process's, waits until ``GET /healthz`` answers and yields the base
-URL; on exit it stops the server (SIGTERM, then SIGKILL). ``upgrade_schema(url)`` runs
+URL; on exit it stops the server (SIGTERM, then SIGKILL). ``serve_in_thread(app)`` runs a real
+uvicorn for an app object inside this process (so a test can watch the app's engine).
+``upgrade_schema(url)`` runs
 ``alembic upgrade head`` against a database URL without touching ``os.environ``.
 """
 
@@ -13,11 +15,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import uvicorn
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine
@@ -99,6 +103,26 @@ def run_api(env: dict[str, str], port: int | None = None) -> Iterator[str]:
                 yield base_url
             finally:
                 _stop(process)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app with a real uvicorn in a thread of this process (lifespan included)."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise ServerFailed(f"in-process uvicorn on port {port} did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT_S)
 
 
 def upgrade_schema(db_url: str) -> None:

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from app.db import database
 from app.errors import DATABASE_UNAVAILABLE_ERRORS, install_error_handlers
 from app.maintenance import MaintenanceCache, MaintenanceGate
+from app.realtime import start_realtime, stop_realtime
 from app.realtime.router import router as realtime_router
 from app.routes import auth, bookings, health, rooms, status, uploads
 from app.routes.threads import router as threads_router
@@ -69,7 +70,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Wait (bounded) for the database before serving; dispose of the pool on shutdown."""
     await run_in_threadpool(wait_for_database, database.engine,
                             timeout=app.state.db_wait_seconds)
+    await start_realtime(app)  # realtime: chat fan-out (dispatcher + LISTEN connection)
     yield
+    await stop_realtime(app)  # realtime
     database.reset()
 
 
