@@ -40,6 +40,7 @@ ENVIRONMENT_NAMES = {
     "max_p95_ms": "MONITOR_MAX_P95_MS",
     "max_error_rate": "MONITOR_MAX_ERROR_RATE",
     "ready_timeout": "API_READY_TIMEOUT",
+    "freeze_timeout": "FREEZE_TIMEOUT",
 }
 
 
@@ -68,6 +69,7 @@ class RunbookConfig:
     max_p95_ms: float = 500.0
     max_error_rate: float = 0.01
     ready_timeout: float = 60.0
+    freeze_timeout: float = 30.0  # how long freeze/unfreeze wait for the API to agree
     migrate_script: Path = Path("scripts/migrate_sqlite_to_pg.sh")
     alembic_ini: Path = Path("backend/alembic.ini")
 

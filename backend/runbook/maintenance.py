@@ -25,7 +25,6 @@ from runbook.shell import Shell
 
 DEFAULT_MESSAGE = "Database upgrade in progress; writes are paused for a few minutes."
 PROBE_PATH = "/bookings"
-SETTLE_TIMEOUT_S = 30.0
 POLL_S = 0.25
 
 
@@ -57,7 +56,7 @@ def write_probe(api_url: str) -> int:
     return httpx.post(f"{api_url}{PROBE_PATH}", json={}, timeout=5.0).status_code
 
 
-def wait_for_api(api_url: str, frozen: bool, timeout: float = SETTLE_TIMEOUT_S) -> int:
+def wait_for_api(api_url: str, frozen: bool, timeout: float) -> int:
     """Poll the write probe until the API refuses (frozen) or accepts-then-validates writes."""
     deadline = time.monotonic() + timeout
     last: str = "no answer"
@@ -99,7 +98,7 @@ def set_freeze(shell: Shell, cfg: RunbookConfig, enabled: bool, message: str | N
                   f"POST {cfg.api_url}{PROBE_PATH}")
         return
     write_flag(url, enabled, message if enabled else None)
-    status = wait_for_api(cfg.api_url, frozen=enabled)
+    status = wait_for_api(cfg.api_url, frozen=enabled, timeout=cfg.freeze_timeout)
     after = read_flag(url)
     if after.enabled != enabled:
         raise RunbookError(f"maintenance flag in {redact_url(url)} is {after.enabled}, "

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -148,27 +147,40 @@ def check_websocket(s: SmokeSession) -> str:
     return f"sent and received message {message['id']} in thread {thread_id}"
 
 
-def _booking_window(attempt: int) -> tuple[str, str]:
-    start = (dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-             + dt.timedelta(days=3650 + random.randint(0, 3650), hours=attempt))
-    return start.isoformat(), (start + dt.timedelta(minutes=30)).isoformat()
+def _after_latest(latest: list) -> dt.datetime:
+    """A start just after the latest booking the user sees, so the new one lists first."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if not latest:
+        return now + dt.timedelta(days=1)
+    return max(now, dt.datetime.fromisoformat(latest[0]["ends_at"])) + dt.timedelta(hours=1)
+
+
+def _create_booking(s: SmokeSession, room_id: int, start: dt.datetime) -> httpx.Response:
+    for attempt in range(BOOKING_ATTEMPTS):
+        starts = start + dt.timedelta(days=attempt)
+        answer = s.client.post("/bookings", headers=s.auth, json={
+            "room_id": room_id, "title": "smoke test", "starts_at": starts.isoformat(),
+            "ends_at": (starts + dt.timedelta(minutes=30)).isoformat(),
+            "notes": "created by invoke smoke; cancelled right after"})
+        if answer.status_code != 409:
+            break
+    return answer
 
 
 def check_bookings(s: SmokeSession) -> str:
     rooms = expect(s.client.get("/rooms", headers=s.auth), 200, "GET /rooms")
     if not rooms:
         raise CheckFailed("GET /rooms is empty: no room to book")
-    expect(s.client.get("/bookings", headers=s.auth, params={"limit": 5}), 200, "GET /bookings")
-    for attempt in range(BOOKING_ATTEMPTS):
-        starts, ends = _booking_window(attempt)
-        answer = s.client.post("/bookings", headers=s.auth, json={
-            "room_id": rooms[0]["id"], "title": "smoke test", "starts_at": starts,
-            "ends_at": ends, "notes": "created by invoke smoke; cancelled right after"})
-        if s.frozen:
-            return expect_refused(answer, "POST /bookings")
-        if answer.status_code != 409:
-            break
+    latest = expect(s.client.get("/bookings", headers=s.auth, params={"limit": 1}), 200,
+                    "GET /bookings")
+    answer = _create_booking(s, rooms[0]["id"], _after_latest(latest))
+    if s.frozen:
+        return expect_refused(answer, "POST /bookings")
     booking = expect(answer, 201, "POST /bookings")
+    listed = expect(s.client.get("/bookings", headers=s.auth, params={"limit": 5}), 200,
+                    "GET /bookings")
+    if booking["id"] not in [item["id"] for item in listed]:
+        raise CheckFailed(f"booking {booking['id']} is not at the top of GET /bookings")
     again = expect(s.client.get(f"/bookings/{booking['id']}", headers=s.auth), 200,
                    "GET /bookings/{id}")
     if again.get("title") != "smoke test" or again.get("room_id") != rooms[0]["id"]:
@@ -177,7 +189,7 @@ def check_bookings(s: SmokeSession) -> str:
                        "POST /bookings/{id}/cancel")
     if cancelled.get("status") != "cancelled":
         raise CheckFailed(f"cancel left status {cancelled.get('status')!r}")
-    return f"booking {booking['id']} created, read back, listed rooms, cancelled"
+    return f"booking {booking['id']} created, listed, read back, cancelled"
 
 
 def check_uploads(s: SmokeSession) -> str:

@@ -1,0 +1,92 @@
+"""Smoke test and freeze/unfreeze against a real uvicorn (two workers) on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from runbook_support import config_for, run_invoke, runbook_environ, seed_minimal_sqlite
+
+from runbook import api_process
+from runbook.api_env import sqlite_env, write_env_file
+from runbook.maintenance import read_flag, set_freeze
+from runbook.shell import Shell
+from runbook.smoke import CHECKS, run_smoke, smoke_or_fail
+
+
+@pytest.fixture(scope="module")
+def running_api(tmp_path_factory) -> Iterator[tuple[dict, object, Path]]:
+    """A seeded SQLite file and the API on it (2 workers), started as the runbook starts it.
+
+    Shared by the tests of this module; each test leaves the API unfrozen.
+    """
+    tmp_path = tmp_path_factory.mktemp("api")
+    sqlite_path = seed_minimal_sqlite(tmp_path / "live.db")
+    environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path))
+    cfg = config_for(environ)
+    write_env_file(cfg.path(cfg.api_env_file), {
+        **sqlite_env(sqlite_path), "SECRET_KEY": environ["SECRET_KEY"],
+        "UPLOAD_DIR": environ["UPLOAD_DIR"], "MAINTENANCE_CACHE_SECONDS": "0.5"})
+    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
+    try:
+        yield environ, cfg, sqlite_path
+    finally:
+        api_process.stop_api(cfg)
+
+
+def test_smoke_passes_every_check_on_a_healthy_api(running_api):
+    _environ, cfg, _path = running_api
+    results = smoke_or_fail(Shell(), cfg)
+    assert [r["name"] for r in results] == [name for name, _ in CHECKS]
+    assert all(r["ok"] for r in results)
+
+
+def test_smoke_reports_a_wrong_password_as_a_failed_login(running_api):
+    _environ, cfg, _path = running_api
+    results = run_smoke(cfg.api_url, cfg.smoke_email, "wrong-password")
+    assert [(r.name, r.ok) for r in results] == [("login", False)]
+    assert "expected 200, got 401" in results[0].detail
+
+
+def test_freeze_refuses_writes_in_every_worker_then_unfreeze_restores_them(running_api):
+    environ, cfg, sqlite_path = running_api
+    frozen = run_invoke("freeze", "--yes", "--message", "moving to Postgres", environ=environ)
+    assert frozen.returncode == 0, frozen.stdout + frozen.stderr
+    assert "freeze ok: the API answers a write probe with 503" in frozen.stdout
+    assert read_flag(f"sqlite:///{sqlite_path}").enabled
+    with httpx.Client(base_url=cfg.api_url) as client:
+        assert client.get("/status").json() == {"maintenance": True,
+                                                 "message": "moving to Postgres"}
+        # several requests so that both workers answer at least once
+        for _ in range(10):
+            refused = client.post("/rooms", json={"name": "x"})
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "60"
+            assert client.get("/rooms").headers["x-maintenance"] == "moving to Postgres"
+    inside = smoke_or_fail(Shell(), cfg)  # reads work, writes are refused with 503
+    assert "(frozen)" in inside[-1]["detail"]
+
+    thawed = run_invoke("unfreeze", "--yes", environ=environ)
+    assert thawed.returncode == 0, thawed.stdout + thawed.stderr
+    assert not read_flag(f"sqlite:///{sqlite_path}").enabled
+    after = smoke_or_fail(Shell(), cfg)
+    assert "round-tripped" in after[-1]["detail"]
+
+
+def test_freeze_dry_run_changes_nothing(running_api):
+    environ, _cfg, sqlite_path = running_api
+    done = run_invoke("freeze", "--dry-run", environ=environ)
+    assert done.returncode == 0, done.stderr
+    assert "[dry-run] would set maintenance enabled=True" in done.stdout
+    assert not read_flag(f"sqlite:///{sqlite_path}").enabled
+
+
+def test_freeze_without_a_reachable_api_fails_clearly(running_api):
+    environ, cfg, _sqlite_path = running_api
+    environ = {**environ, "API_URL": "http://127.0.0.1:9", "FREEZE_TIMEOUT": "2"}  # no API there
+    done = run_invoke("freeze", "--yes", environ=environ)
+    assert done.returncode == 1
+    assert "did not refuse writes with 503" in done.stderr
+    assert "Traceback" not in done.stderr
+    set_freeze(Shell(assume_yes=True), cfg, False, None)  # leave it as found
