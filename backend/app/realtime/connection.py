@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +40,14 @@ class Connection:
         self.user_id = user_id
         self.thread_ids: set[int] = set(thread_ids)
         self.conn_id = uuid.uuid4().hex
-        self.confirmed = False  # our own "session" announcement came back over the bus
+        self.opened_at = time.time()
         self.closing = False
         self._outbox: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(OUTBOX_LIMIT + 1)
+
+    @property
+    def age_key(self) -> tuple[float, str]:
+        """Orders sockets of a user by opening time (ties: by id), the same on every worker."""
+        return self.opened_at, self.conn_id
 
     def push(self, frame: dict[str, Any]) -> None:
         """Queue a frame for the client (dropped once the socket is closing)."""

@@ -5,7 +5,8 @@ Kinds:
   ``client_ref`` echoed to the sender only); each worker loads the row itself.
 - ``typing`` / ``read``: ``thread_id``, ``user_id`` (+ ``message_id`` for read).
 - ``thread``: a thread was created; ``user_ids`` are its members.
-- ``session``: user ``user_id`` opened socket ``conn_id`` somewhere; older sockets close.
+- ``session``: user ``user_id`` opened socket ``conn_id`` at ``opened_at`` (epoch seconds)
+  somewhere; that user's sockets opened earlier close.
 - ``resync``: local only — the listener reconnected; reload messages after ``message_id``.
 """
 
@@ -31,6 +32,7 @@ class BusEvent:
     message_id: int | None = None
     client_ref: str | None = None
     conn_id: str | None = None
+    opened_at: float | None = None
     user_ids: tuple[int, ...] = field(default=())
 
     def to_payload(self) -> str:

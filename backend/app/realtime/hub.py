@@ -2,8 +2,9 @@
 
 One socket per user: a newer socket of the same user replaces the older one (close code 4000
 "replaced"), on this worker at once and on other workers through the bus: each socket announces
-itself (``session`` event); a worker closes its socket of that user when another socket's
-announcement arrives after its own came back — the bus order decides which one survives.
+its opening time (``session`` event) and every worker closes its socket of that user if it was
+opened earlier — so exactly the newest survives, whatever order the announcements arrive in
+(workers share the host clock, or NTP-synchronised ones).
 
 Bus events are handled in arrival order by one dispatcher task; the messages a batch needs are
 loaded in one query, and only for threads that have a member connected here.
@@ -70,7 +71,8 @@ class Hub:
         self._replace(self._by_user.get(user_id))
         self._by_user[user_id] = conn
         self._index(conn, conn.thread_ids)
-        self._bus.publish_now(BusEvent(kind="session", user_id=user_id, conn_id=conn.conn_id))
+        self._bus.publish_now(BusEvent(kind="session", user_id=user_id, conn_id=conn.conn_id,
+                                       opened_at=conn.opened_at))
         return conn
 
     def disconnect(self, conn: Connection) -> None:
@@ -171,11 +173,8 @@ class Hub:
         thread_id, user_id = bus_event.thread_id, bus_event.user_id
         if bus_event.kind == "session":
             conn = self._by_user.get(user_id)
-            if conn is None:
-                return
-            if conn.conn_id == bus_event.conn_id:
-                conn.confirmed = True
-            elif conn.confirmed:
+            if conn is not None and conn.age_key < (bus_event.opened_at or 0.0,
+                                                    bus_event.conn_id or ""):
                 self._replace(conn)
         elif bus_event.kind == "thread":
             for member_id in bus_event.user_ids:

@@ -1,0 +1,75 @@
+"""Two uvicorn processes on one PostgreSQL: messages cross workers through LISTEN/NOTIFY in
+order and exactly once, typing crosses too, and a user's newer socket on one worker replaces the
+older one on the other."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from helpers import api_env, run_api
+from realtime_support import close_of, create_thread, joined, next_frame, send
+
+pytestmark = pytest.mark.requires_pg
+
+MESSAGES = 30
+
+
+@pytest.fixture(scope="module")
+def workers(chat_db_url: str, tmp_path_factory) -> tuple[str, str]:
+    env = api_env(chat_db_url, tmp_path_factory.mktemp("uploads"))
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context(run_api(env)), stack.enter_context(run_api(env))
+
+
+def _messages_until(ws, sentinel: str) -> list[dict]:
+    """Message frames up to and including the one whose body is ``sentinel``."""
+    received = []
+    while not received or received[-1]["message"]["body"] != sentinel:
+        frame = next_frame(ws)
+        assert frame["type"] == "message", frame
+        received.append(frame)
+    return received
+
+
+def test_messages_cross_workers_in_order_exactly_once(workers, seed) -> None:
+    first, second = workers
+    alice, bob = seed.user("alice"), seed.user("bob")
+    thread_id = create_thread(first, alice, bob)
+    with joined(first, alice) as (alice_ws, _), joined(second, bob) as (bob_ws, _):
+        for number in range(MESSAGES):
+            send(alice_ws, type="send", thread_id=thread_id, body=f"m{number}",
+                 client_ref=f"r{number}")
+        bob_got = _messages_until(bob_ws, f"m{MESSAGES - 1}")
+        send(bob_ws, type="send", thread_id=thread_id, body="done")  # after all of alice's
+        bob_got += _messages_until(bob_ws, "done")
+        alice_got = _messages_until(alice_ws, "done")
+
+    for frames in (bob_got, alice_got):
+        bodies = [f["message"]["body"] for f in frames]
+        assert bodies == [f"m{n}" for n in range(MESSAGES)] + ["done"]
+        ids = [f["message"]["id"] for f in frames]
+        assert ids == sorted(set(ids))  # strictly increasing: no duplicates, none reordered
+    assert [f.get("client_ref") for f in alice_got[:-1]] == [f"r{n}" for n in range(MESSAGES)]
+    assert all("client_ref" not in f for f in bob_got[:-1])
+
+
+def test_typing_crosses_workers(workers, seed) -> None:
+    first, second = workers
+    alice, bob = seed.user("alice"), seed.user("bob")
+    thread_id = create_thread(second, alice, bob)
+    with joined(first, alice) as (alice_ws, _), joined(second, bob) as (bob_ws, _):
+        send(bob_ws, type="typing", thread_id=thread_id)
+        assert next_frame(alice_ws) == {"type": "typing", "thread_id": thread_id,
+                                        "user_id": bob.id}
+
+
+def test_newer_socket_on_another_worker_replaces_the_older(workers, seed) -> None:
+    first, second = workers
+    alice, bob = seed.user("alice"), seed.user("bob")
+    thread_id = create_thread(first, alice, bob)
+    with joined(first, alice) as (old_ws, _):
+        with joined(second, alice) as (new_ws, _), joined(first, bob) as (bob_ws, _):
+            assert close_of(old_ws) == (4000, "replaced")
+            send(bob_ws, type="send", thread_id=thread_id, body="to the new tab")
+            assert next_frame(new_ws)["message"]["body"] == "to the new tab"
