@@ -116,15 +116,14 @@ def numeric_text(value: float | int) -> str:
 
 # --------------------------------------------------------------------------- date/time
 
-def _fraction(micro: int) -> str:
-    return f".{micro:06d}".rstrip("0") if micro else ""
+def _clock(moment: dt.datetime | dt.time) -> str:
+    return (f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
+            f"{moment.microsecond:06d}")
 
 
-def _format(kind: str, moment: dt.datetime) -> str:
-    date = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    clock = f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-    suffix = "+00" if kind == "timestamptz" else ""
-    return f"{date} {clock}{_fraction(moment.microsecond)}{suffix}"
+def _format(moment: dt.datetime) -> str:
+    """SQLAlchemy's storage format, the canonical date/time text (UTC, no offset)."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {_clock(moment)}"
 
 
 def _offset(text: str) -> dt.timezone:
@@ -142,7 +141,7 @@ def _parse(value, kind: str, epoch_ok: int) -> tuple[str | None, str | None]:
         if not (epoch_ok and kind in ("timestamp", "timestamptz")):
             return None, "epoch-in-datetime"
         try:
-            return _format(kind, dt.datetime.fromtimestamp(value, dt.UTC)), None
+            return _format(dt.datetime.fromtimestamp(value, dt.UTC)), None
         except (OverflowError, OSError, ValueError):
             return None, "bad-datetime"
     text = _as_text(value) if isinstance(value, bytes | str) else None
@@ -167,8 +166,7 @@ def _parse_text(text: str, kind: str) -> tuple[str | None, str | None]:
             return None, "bad-datetime"
         clock = dt.time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0),
                         int((match["fraction"] or "0").ljust(6, "0")))
-        return (f"{clock.hour:02d}:{clock.minute:02d}:{clock.second:02d}"
-                f"{_fraction(clock.microsecond)}"), None
+        return _clock(clock), None
     match = _DATETIME_RE.fullmatch(text)
     if not match:
         return None, "bad-datetime"
@@ -180,7 +178,7 @@ def _parse_text(text: str, kind: str) -> tuple[str | None, str | None]:
         if kind == "timestamp":
             return None, "datetime-offset"
         moment = moment.replace(tzinfo=_offset(match["offset"])).astimezone(dt.UTC)
-    return _format(kind, moment), None
+    return _format(moment), None
 
 
 def datetime_text(value, kind: str, epoch_ok: int) -> str | None:

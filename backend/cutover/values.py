@@ -70,9 +70,13 @@ class Check:
 
 
 def escape_sqlite(expr: str) -> str:
-    """COPY text escaping in SQLite SQL: backslash, tab, newline and carriage return."""
-    return (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), char(9), '\\t'), "
-            f"char(10), '\\n'), char(13), '\\r')")
+    """COPY text escaping in SQLite SQL: backslash, tab, newline and carriage return.
+
+    Only values containing one of them (one GLOB test) pay for the four replace() calls.
+    """
+    replaced = (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), char(9), '\\t'), "
+                f"char(10), '\\n'), char(13), '\\r')")
+    return f"CASE WHEN {expr} GLOB '*[\\\t\n\r]*' THEN {replaced} ELSE {expr} END"
 
 
 def escape_pg(expr: str) -> str:
@@ -113,8 +117,7 @@ class BooleanValue(Converter):
     escaped = False
 
     def copy_sql(self, x: str) -> str:
-        return (f"CASE WHEN typeof({x}) = 'integer' AND {x} = 1 THEN 'true' "
-                f"WHEN typeof({x}) = 'integer' AND {x} = 0 THEN 'false' END")
+        return f"CASE {x} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
 
     def checks(self, x: str) -> list[Check]:
         return [Check("bad-boolean",
@@ -129,7 +132,7 @@ class IntegerValue(Converter):
     escaped = False
 
     def copy_sql(self, x: str) -> str:
-        return f"CASE WHEN typeof({x}) = 'integer' THEN CAST({x} AS TEXT) END"
+        return x  # preflight has made sure every value is an integer in range
 
     def checks(self, x: str) -> list[Check]:
         low, high = INTEGER_RANGES[self.column.type_name]
@@ -196,8 +199,7 @@ class FloatValue(Converter):
 
 class TextValue(Converter):
     def copy_sql(self, x: str) -> str:
-        value = f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x
-        return escape_sqlite(f"CASE WHEN {_typeof(x, 'text', 'integer')} THEN {value} END")
+        return escape_sqlite(f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x)
 
     def checks(self, x: str) -> list[Check]:
         checks = text_checks(x)
@@ -216,13 +218,25 @@ def text_checks(x: str) -> list[Check]:
                                   f"AND NOT cutover_utf8_ok({as_bytes})")]
 
 
-# SQLAlchemy's SQLite storage format, 'YYYY-MM-DD HH:MM:SS[.ffffff]': converted in SQL.
-_DATE_GLOB = "[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]"
-_TIME_GLOB = "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]"
-
-
-def _fraction(x: str, start: int) -> str:
-    return f"rtrim(rtrim(substr({x}, {start}), '0'), '.')"
+# Date/time canonical text is SQLAlchemy's SQLite storage format, 'YYYY-MM-DD HH:MM:SS.ffffff'
+# (UTC, no offset; 'HH:MM:SS.ffffff' for time), so the common value needs no work on SQLite and
+# Postgres prints it with to_char. Other shapes go through Python (value_functions).
+_D = "[0-9]"
+_DATE_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2}"
+_TIME_GLOB = f"{_D * 2}:{_D * 2}:{_D * 2}.{_D * 6}"
+_CANONICAL_GLOB = {"timestamptz": f"{_DATE_GLOB} {_TIME_GLOB}",
+                   "timestamp": f"{_DATE_GLOB} {_TIME_GLOB}",
+                   "date": _DATE_GLOB, "time": _TIME_GLOB}
+_PG_FORMAT = {"timestamptz": "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+              "timestamp": "to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US')",
+              "date": "to_char({col}, 'YYYY-MM-DD')",
+              "time": "to_char('2000-01-01'::date + {col}, 'HH24:MI:SS.US')"}
+_VALID_IN_SQL = {  # canonical-shaped values that really are dates/times (checked in preflight)
+    "timestamptz": "datetime(substr({x}, 1, 19)) = substr({x}, 1, 19)",
+    "timestamp": "datetime(substr({x}, 1, 19)) = substr({x}, 1, 19)",
+    "date": "date({x}) = {x}",
+    "time": "time(substr({x}, 1, 8)) = substr({x}, 1, 8)",
+}
 
 
 class DateTimeValue(Converter):
@@ -232,39 +246,23 @@ class DateTimeValue(Converter):
     def kind(self) -> str:
         return self.column.type_name
 
-    def _fast(self, x: str) -> tuple[str, str]:
-        """(condition, expression) for the common shape of this kind, done in SQL."""
-        if self.kind == "date":
-            return (f"typeof({x}) = 'text' AND length({x}) = 10 AND {x} GLOB '{_DATE_GLOB}' "
-                    f"AND date({x}) = {x} AND substr({x}, 1, 4) <> '0000'", x)
-        if self.kind == "time":
-            return (f"typeof({x}) = 'text' AND length({x}) BETWEEN 8 AND 15 "
-                    f"AND {x} GLOB '{_TIME_GLOB}*' AND substr({x}, 1, 2) < '24' "
-                    f"AND (length({x}) = 8 OR (substr({x}, 9, 1) = '.' AND length({x}) > 9 "
-                    f"AND substr({x}, 10) NOT GLOB '*[^0-9]*'))",
-                    f"substr({x}, 1, 8) || {_fraction(x, 9)}")
-        suffix = " || '+00'" if self.kind == "timestamptz" else ""
-        return (f"typeof({x}) = 'text' AND length({x}) BETWEEN 19 AND 26 "
-                f"AND {x} GLOB '{_DATE_GLOB} {_TIME_GLOB}*' "
-                f"AND datetime(substr({x}, 1, 19)) = substr({x}, 1, 19) "
-                f"AND substr({x}, 1, 4) <> '0000' "
-                f"AND (length({x}) = 19 OR (substr({x}, 20, 1) = '.' AND length({x}) > 20 "
-                f"AND substr({x}, 21) NOT GLOB '*[^0-9]*'))",
-                f"substr({x}, 1, 19) || {_fraction(x, 20)}{suffix}")
-
     def _epoch_flag(self) -> int:
         return int("epoch-seconds" in self.coercions)
 
     def copy_sql(self, x: str) -> str:
-        condition, expression = self._fast(x)
-        return (f"CASE WHEN {x} IS NULL THEN NULL WHEN {condition} THEN {expression} "
+        return (f"CASE WHEN {x} IS NULL THEN NULL "
+                f"WHEN {x} GLOB '{_CANONICAL_GLOB[self.kind]}' THEN {x} "
                 f"ELSE cutover_datetime({x}, '{self.kind}', {self._epoch_flag()}) END")
 
+    def pg_sql(self, col: str) -> str:
+        return _PG_FORMAT[self.kind].format(col=col)
+
     def checks(self, x: str) -> list[Check]:
-        condition, _ = self._fast(x)
+        valid = (f"{x} GLOB '{_CANONICAL_GLOB[self.kind]}' AND substr({x}, 1, 4) <> '0000' "
+                 f"AND {_VALID_IN_SQL[self.kind].format(x=x)}")
         problem = (f"cutover_datetime_problem({_text_as_blob(x)}, '{self.kind}', "
                    f"{self._epoch_flag()})")
-        unusual = f"{x} IS NOT NULL AND NOT ({condition})"
+        unusual = f"{x} IS NOT NULL AND NOT ({valid})"
         checks = [Check(category, f"{unusual} AND {problem} = '{category}'")
                   for category in ("bad-datetime", "datetime-offset")]
         epoch = f"{x} IS NOT NULL AND typeof({x}) = 'integer'"

@@ -12,11 +12,12 @@ mismatch in a small table, the differing primary keys are named.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import struct
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from hashlib import md5
 from pathlib import Path
 
 from psycopg2 import sql
@@ -32,6 +33,7 @@ from cutover.values import (
 )
 
 MOD = 2**64
+CHUNK_ROWS = 5000
 KEY_DIFF_MAX_ROWS = 200_000   # name differing keys only for tables this small
 KEY_DIFF_SHOWN = 10
 SPOT_CHECK_FULL_ROWS = 100_000  # bigger tables get a sampled anti-join
@@ -76,8 +78,10 @@ class Verification:
         return not self.problems and all(check.ok for check in self.tables)
 
 
-def _hash64(line: bytes) -> int:
-    return int.from_bytes(hashlib.md5(line).digest()[:8], "big", signed=True)
+def _chunk_sum(lines: list[tuple[bytes]]) -> int:
+    """Sum of the signed first 64 bits of each line's md5."""
+    digests = b"".join([md5(line).digest()[:8] for (line,) in lines])
+    return sum(struct.unpack(f">{len(lines)}q", digests))
 
 
 def sqlite_checksum(sqlite_path: Path, table: TablePlan,
@@ -88,9 +92,9 @@ def sqlite_checksum(sqlite_path: Path, table: TablePlan,
         register_functions(src)
         cursor = src.execute(f"SELECT CAST({copy_row_sql(table.columns, coercions, False)} "
                              f"AS BLOB) FROM {quote_sqlite(table.source.name)}")
-        while chunk := cursor.fetchmany(5000):
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
             rows += len(chunk)
-            total += sum(_hash64(line) for (line,) in chunk)
+            total += _chunk_sum(chunk)
     return rows, total % MOD
 
 

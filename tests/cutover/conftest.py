@@ -6,7 +6,9 @@ To run the engine-parametrised tests on another engine, add its name to ``ENGINE
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,3 +58,49 @@ def make_sqlite(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return build
+
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "migrate_sqlite_to_pg.sh"
+
+
+@pytest.fixture
+def migrate(pg_url: str, engine: str, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run ``scripts/migrate_sqlite_to_pg.sh --sqlite PATH --pg <test db> --engine <engine>``.
+
+    Extra arguments pass through; stdin is not a terminal (so no prompts). Runs from tmp_path
+    to show the wrapper works from any directory.
+    """
+
+    def run(sqlite_path: Path, *args: str, url: str | None = None) -> subprocess.CompletedProcess:
+        command = [str(SCRIPT), "--sqlite", str(sqlite_path), "--pg", url or pg_url,
+                   "--engine", engine, *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
+                              stdin=subprocess.DEVNULL, check=False, timeout=240)
+
+    return run
+
+
+@pytest.fixture
+def sha256() -> Callable[[Path], str]:
+    """The sha256 of a file (to prove the source was not modified)."""
+    return lambda path: hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def target_state(pg_url: str) -> Callable[[], dict]:
+    """Row counts of every table and the constraint/index snapshot of the test database."""
+    from cutover.constraints import take_snapshot
+
+    def state() -> dict:
+        with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT relname FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+                        "AND c.relkind = 'r' ORDER BY 1")
+            tables = [row[0] for row in cur.fetchall()]
+            counts = {}
+            for table in tables:
+                cur.execute(f'SELECT count(*) FROM "{table}"')
+                counts[table] = cur.fetchone()[0]
+            return {"counts": counts, "schema": take_snapshot(cur, "public")}
+
+    return state
