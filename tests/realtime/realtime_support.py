@@ -95,6 +95,27 @@ def joined(base_url: str, user: ChatUser) -> Iterator[tuple[ClientConnection, di
         yield ws, ready
 
 
+@dataclass(frozen=True)
+class Pair:
+    """Alice and Bob in one thread, each with an open socket (``ready`` already read)."""
+
+    alice: ChatUser
+    bob: ChatUser
+    thread_id: int
+    alice_ws: ClientConnection
+    bob_ws: ClientConnection
+
+
+@contextlib.contextmanager
+def pair_in_thread(seed: Seeder, alice_api: str, bob_api: str | None = None) -> Iterator[Pair]:
+    """Two new users sharing a thread, on ``alice_api`` and ``bob_api`` (default: the same)."""
+    alice, bob = seed.user("alice"), seed.user("bob")
+    thread_id = create_thread(alice_api, alice, bob)
+    with joined(alice_api, alice) as (alice_ws, _), \
+            joined(bob_api or alice_api, bob) as (bob_ws, _):
+        yield Pair(alice, bob, thread_id, alice_ws, bob_ws)
+
+
 def send(ws: ClientConnection, **frame: Any) -> None:
     ws.send(json.dumps(frame))
 

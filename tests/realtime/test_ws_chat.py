@@ -13,6 +13,7 @@ from realtime_support import (
     joined,
     next_frame,
     open_socket,
+    pair_in_thread,
     send,
     token_for,
 )
@@ -102,24 +103,23 @@ def test_bad_frames_get_an_error_and_the_socket_stays_open(api, seed) -> None:
 
 
 def test_typing_and_read_reach_the_other_members_only(api, seed) -> None:
-    alice, bob = seed.user("alice"), seed.user("bob")
-    thread_id = create_thread(api, alice, bob)
-    with joined(api, alice) as (alice_ws, _), joined(api, bob) as (bob_ws, _):
+    with pair_in_thread(seed, api) as pair:
+        thread_id, alice_ws, bob_ws = pair.thread_id, pair.alice_ws, pair.bob_ws
         send(alice_ws, type="typing", thread_id=thread_id)
         assert next_frame(bob_ws) == {"type": "typing", "thread_id": thread_id,
-                                      "user_id": alice.id}
+                                      "user_id": pair.alice.id}
         send(alice_ws, type="send", thread_id=thread_id, body="first")
         message_id = _message_of(next_frame(alice_ws))["id"]  # not her own typing event
         assert _message_of(next_frame(bob_ws))["id"] == message_id
 
         send(bob_ws, type="read", thread_id=thread_id, message_id=message_id)
         assert next_frame(alice_ws) == {"type": "read", "thread_id": thread_id,
-                                        "user_id": bob.id, "message_id": message_id}
+                                        "user_id": pair.bob.id, "message_id": message_id}
         send(bob_ws, type="send", thread_id=thread_id, body="after read")
         assert _message_of(next_frame(bob_ws))["body"] == "after read"  # no echo of his read
     with Session(seed.engine) as session:
         marker = session.scalar(select(ThreadMember.last_read_message_id).where(
-            ThreadMember.thread_id == thread_id, ThreadMember.user_id == bob.id))
+            ThreadMember.thread_id == thread_id, ThreadMember.user_id == pair.bob.id))
     assert marker == message_id
 
 

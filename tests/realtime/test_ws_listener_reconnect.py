@@ -8,7 +8,7 @@ import time
 
 import psycopg2
 import pytest
-from realtime_support import RECV_TIMEOUT_S, create_thread, joined, next_frame, send
+from realtime_support import RECV_TIMEOUT_S, next_frame, pair_in_thread, send
 from sqlalchemy.engine import make_url
 
 from app.realtime.pg_bus import LISTENER_APPLICATION_NAME
@@ -39,18 +39,16 @@ def _wait_for_listener(admin_url: str, database: str, other_than: int | None = N
 
 def test_listener_reconnects_after_pg_terminate_backend(api, seed, pg_server, chat_db_url):
     database = make_url(chat_db_url).database
-    alice, bob = seed.user("alice"), seed.user("bob")
-    thread_id = create_thread(api, alice, bob)
-    with joined(api, alice) as (alice_ws, _), joined(api, bob) as (bob_ws, _):
+    with pair_in_thread(seed, api) as pair:
         listener = _wait_for_listener(pg_server.url, database)
         with contextlib.closing(psycopg2.connect(pg_server.url)) as conn, conn.cursor() as cur:
             cur.execute("SELECT pg_terminate_backend(%s)", (listener,))
             assert cur.fetchone() == (True,)
-        send(alice_ws, type="send", thread_id=thread_id, body="during the gap")
+        send(pair.alice_ws, type="send", thread_id=pair.thread_id, body="during the gap")
         assert _wait_for_listener(pg_server.url, database, other_than=listener) != listener
-        send(alice_ws, type="send", thread_id=thread_id, body="after the reconnect")
-        for ws in (bob_ws, alice_ws):
+        send(pair.alice_ws, type="send", thread_id=pair.thread_id, body="after the reconnect")
+        for ws in (pair.bob_ws, pair.alice_ws):
             bodies = [next_frame(ws)["message"]["body"] for _ in range(2)]
             assert bodies == ["during the gap", "after the reconnect"]
-        send(bob_ws, type="send", thread_id=thread_id, body="sentinel")  # nothing repeated
-        assert next_frame(alice_ws)["message"]["body"] == "sentinel"
+        send(pair.bob_ws, type="send", thread_id=pair.thread_id, body="sentinel")  # no repeats
+        assert next_frame(pair.alice_ws)["message"]["body"] == "sentinel"

@@ -8,7 +8,14 @@ import contextlib
 
 import pytest
 from helpers import api_env, run_api
-from realtime_support import close_of, create_thread, joined, next_frame, send
+from realtime_support import (
+    close_of,
+    create_thread,
+    joined,
+    next_frame,
+    pair_in_thread,
+    send,
+)
 
 pytestmark = pytest.mark.requires_pg
 
@@ -33,17 +40,14 @@ def _messages_until(ws, sentinel: str) -> list[dict]:
 
 
 def test_messages_cross_workers_in_order_exactly_once(workers, seed) -> None:
-    first, second = workers
-    alice, bob = seed.user("alice"), seed.user("bob")
-    thread_id = create_thread(first, alice, bob)
-    with joined(first, alice) as (alice_ws, _), joined(second, bob) as (bob_ws, _):
+    with pair_in_thread(seed, *workers) as pair:
         for number in range(MESSAGES):
-            send(alice_ws, type="send", thread_id=thread_id, body=f"m{number}",
+            send(pair.alice_ws, type="send", thread_id=pair.thread_id, body=f"m{number}",
                  client_ref=f"r{number}")
-        bob_got = _messages_until(bob_ws, f"m{MESSAGES - 1}")
-        send(bob_ws, type="send", thread_id=thread_id, body="done")  # after all of alice's
-        bob_got += _messages_until(bob_ws, "done")
-        alice_got = _messages_until(alice_ws, "done")
+        bob_got = _messages_until(pair.bob_ws, f"m{MESSAGES - 1}")
+        send(pair.bob_ws, type="send", thread_id=pair.thread_id, body="done")  # after alice's
+        bob_got += _messages_until(pair.bob_ws, "done")
+        alice_got = _messages_until(pair.alice_ws, "done")
 
     for frames in (bob_got, alice_got):
         bodies = [f["message"]["body"] for f in frames]
@@ -55,13 +59,10 @@ def test_messages_cross_workers_in_order_exactly_once(workers, seed) -> None:
 
 
 def test_typing_crosses_workers(workers, seed) -> None:
-    first, second = workers
-    alice, bob = seed.user("alice"), seed.user("bob")
-    thread_id = create_thread(second, alice, bob)
-    with joined(first, alice) as (alice_ws, _), joined(second, bob) as (bob_ws, _):
-        send(bob_ws, type="typing", thread_id=thread_id)
-        assert next_frame(alice_ws) == {"type": "typing", "thread_id": thread_id,
-                                        "user_id": bob.id}
+    with pair_in_thread(seed, *workers) as pair:
+        send(pair.bob_ws, type="typing", thread_id=pair.thread_id)
+        assert next_frame(pair.alice_ws) == {"type": "typing", "thread_id": pair.thread_id,
+                                             "user_id": pair.bob.id}
 
 
 def test_newer_socket_on_another_worker_replaces_the_older(workers, seed) -> None:
