@@ -19,6 +19,7 @@ from cutover import engines
 from cutover.catalog import Plan, open_source, read_plan
 from cutover.constraints import take_snapshot
 from cutover.copy_engine import pg_error_text
+from cutover.load_journal import repair_interrupted_load
 from cutover.preflight import PreflightReport, run_preflight
 from cutover.progress import Progress
 from cutover.report import build_report, format_findings, format_table, table_rows, write_report
@@ -113,6 +114,18 @@ def read_state(args: argparse.Namespace) -> tuple[Plan, frozenset, dict[str, boo
     return plan, snapshot, occupied
 
 
+def repair_before_reading(args: argparse.Namespace, progress: Progress) -> None:
+    """Undo what a killed earlier load left (journaled by the pgloader engine), for any engine."""
+    with contextlib.closing(_connect(args.pg)) as conn:
+        try:
+            repair_interrupted_load(conn, progress.note, dry_run=args.dry_run)
+        except engines.LoadFailed as exc:
+            raise CliError(str(exc), EXIT_LOAD_FAILED) from exc
+        except psycopg2.Error as exc:
+            raise CliError(f"could not repair an interrupted load: {pg_error_text(exc)}",
+                           EXIT_LOAD_FAILED) from exc
+
+
 def confirm_truncation(occupied: dict[str, bool], assume_yes: bool, target: str) -> None:
     """Ask before emptying tables that hold rows; refuse without a terminal or --yes."""
     holding = [name for name, has_rows in occupied.items() if has_rows]
@@ -152,6 +165,7 @@ class Run:
     def execute(self) -> int:
         args = self.args
         self.progress.note(f"source {args.sqlite} → target {redact_url(args.pg)}")
+        repair_before_reading(args, self.progress)
         plan, snapshot, occupied = read_state(args)
         self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress)
         if self.preflight.findings:

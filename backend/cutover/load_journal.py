@@ -6,19 +6,27 @@ killed (our process, pgloader, a lost connection) leaves the journal behind; the
 it, empties those tables and re-adds those keys, then starts again. The journal is dropped in the
 same transaction that re-adds the keys after a good load, so it exists exactly while the target
 is not in a state the user should see.
+
+Any run, whatever its engine, must repair first (``repair_interrupted_load``): the keys a killed
+run dropped are only known from the journal. Runs hold an advisory lock per database, so a
+repair never touches the journal of a load that is still running.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
-from cutover.constraints import SavedForeignKey
+from cutover.constraints import SavedForeignKey, add_foreign_keys, drop_foreign_keys
+from cutover.engines import LoadFailed
 
 JOURNAL_SCHEMA = "cutover_journal"
+LOCK_NAMESPACE = "cutover-load"
 TABLES = sql.Identifier(JOURNAL_SCHEMA, "loading_tables")
 KEYS = sql.Identifier(JOURNAL_SCHEMA, "dropped_foreign_keys")
 
@@ -93,3 +101,86 @@ def keys_in_place(conn: Connection, keys: Iterable[SavedForeignKey]) -> list[Sav
             if cur.fetchone() is not None:
                 in_place.append(key)
     return in_place
+
+
+class LoadInProgress(LoadFailed):
+    """Another load holds this database's lock; nothing was changed."""
+
+
+def _lock_key(cur) -> int:
+    cur.execute("SELECT hashtext(%s || current_database())", (LOCK_NAMESPACE,))
+    return cur.fetchone()[0]
+
+
+@contextlib.contextmanager
+def load_lock(conn: Connection) -> Iterator[None]:
+    """Hold this database's load lock for the duration (released if the process dies)."""
+    with conn.cursor() as cur:
+        key = _lock_key(cur)
+        cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+        if not cur.fetchone()[0]:
+            raise LoadInProgress("another load into this database is running (its advisory "
+                                 "lock is held); wait for it to finish or stop it first")
+    conn.commit()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(psycopg2.Error):
+            conn.rollback()
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.commit()
+
+
+def truncate(cur, tables: Sequence[tuple[str, str]]) -> None:
+    """``TRUNCATE`` the (schema, table) pairs in one statement."""
+    if tables:
+        cur.execute(sql.SQL("TRUNCATE {}").format(
+            sql.SQL(", ").join(sql.Identifier(schema, name) for schema, name in tables)))
+
+
+def restore_from_journal(conn: Connection, journal: Journal) -> None:
+    """Empty the journaled tables, put the journaled keys back, drop the journal (one commit)."""
+    with conn.cursor() as cur:
+        drop_foreign_keys(cur, keys_in_place(conn, journal.keys))
+        truncate(cur, journal.tables)
+        add_foreign_keys(cur, journal.keys)
+        drop_journal(conn)
+    conn.commit()
+
+
+def describe(journal: Journal) -> str:
+    """One line for the operator about an interrupted load."""
+    return (f"an interrupted load (started {journal.started_at}) left {len(journal.tables)} "
+            f"tables half-loaded and {len(journal.keys)} foreign keys dropped")
+
+
+def recover_interrupted_run(conn: Connection, report: Callable[[str], None]) -> Journal | None:
+    """Undo what an interrupted earlier load left behind; return its journal (None if none).
+
+    The caller holds ``load_lock``.
+    """
+    journal = read_journal(conn)
+    conn.commit()
+    if journal is None:
+        return None
+    report(f"found {describe(journal)}: emptying those tables and restoring the keys")
+    restore_from_journal(conn, journal)
+    return journal
+
+
+def repair_interrupted_load(conn: Connection, report: Callable[[str], None], *,
+                            dry_run: bool = False) -> bool:
+    """Before any run reads the target: repair what a killed load left (True if it did).
+
+    With ``dry_run`` only say what a real run would repair. LoadInProgress when another load
+    into this database is running now.
+    """
+    with load_lock(conn):
+        if dry_run:
+            journal = read_journal(conn)
+            conn.rollback()
+            if journal is not None:
+                report(f"{describe(journal)}; a run without --dry-run restores them first")
+            return False
+        return recover_interrupted_run(conn, report) is not None

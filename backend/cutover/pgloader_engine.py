@@ -23,7 +23,7 @@ import contextlib
 import re
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from cutover.constraints import (
     save_foreign_keys,
 )
 from cutover.engines import FinishStep, LoadFailed, LoadResult, TableLoad
+from cutover.load_journal import load_lock, recover_interrupted_run, truncate
 from cutover.pgloader_command import (
     DEFAULT_WORKERS,
     PgloaderRun,
@@ -53,15 +54,10 @@ from cutover.pgloader_progress import CopyProgress
 from cutover.progress import Progress
 from cutover.urls import libpq_url, redact_text
 
-LOCK_NAMESPACE = "cutover-load"
 _COPY_CONTEXT = re.compile(r"CONTEXT: COPY (?P<table>\S+?),")
 _COPY_STARTED = re.compile(r'NOTICE COPY (?P<table>"(?:[^"]|"")*") with')
 
 Report = Callable[[str], None]
-
-
-class LoadInProgress(LoadFailed):
-    """Another load holds this database's lock; nothing was changed."""
 
 
 @dataclass
@@ -79,59 +75,6 @@ class TableCount:
     @property
     def complete(self) -> bool:
         return self.target_rows == self.source_rows and not self.pgloader_errors
-
-
-def _lock_key(cur) -> int:
-    cur.execute("SELECT hashtext(%s || current_database())", (LOCK_NAMESPACE,))
-    return cur.fetchone()[0]
-
-
-@contextlib.contextmanager
-def load_lock(conn: Connection) -> Iterator[None]:
-    """Hold this database's load lock for the duration (released if the process dies)."""
-    with conn.cursor() as cur:
-        key = _lock_key(cur)
-        cur.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-        if not cur.fetchone()[0]:
-            raise LoadInProgress("another load into this database is running (its advisory "
-                                 "lock is held); wait for it to finish or stop it first")
-    conn.commit()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(psycopg2.Error):
-            conn.rollback()
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            conn.commit()
-
-
-def _truncate(cur, tables: Sequence[tuple[str, str]]) -> None:
-    if tables:
-        cur.execute(sql.SQL("TRUNCATE {}").format(
-            sql.SQL(", ").join(sql.Identifier(schema, name) for schema, name in tables)))
-
-
-def restore_from_journal(conn: Connection, journal: load_journal.Journal) -> None:
-    """Empty the journaled tables, put the journaled keys back, drop the journal (one commit)."""
-    with conn.cursor() as cur:
-        drop_foreign_keys(cur, load_journal.keys_in_place(conn, journal.keys))
-        _truncate(cur, journal.tables)
-        add_foreign_keys(cur, journal.keys)
-        load_journal.drop_journal(conn)
-    conn.commit()
-
-
-def recover_interrupted_run(conn: Connection, report: Report) -> load_journal.Journal | None:
-    """Undo what an interrupted earlier load left behind; return its journal (None if none)."""
-    journal = load_journal.read_journal(conn)
-    conn.commit()
-    if journal is None:
-        return None
-    report(f"found an interrupted pgloader load (started {journal.started_at}): emptying "
-           f"{len(journal.tables)} tables and restoring {len(journal.keys)} foreign keys")
-    restore_from_journal(conn, journal)
-    return journal
 
 
 def _source_counts(sqlite_path: Path, plan: Plan) -> dict[str, int]:
@@ -277,7 +220,7 @@ class PgloaderEngine:
         load_journal.write_journal(conn, tables, keys)
         with conn.cursor() as cur:
             drop_foreign_keys(cur, keys)
-            _truncate(cur, tables)
+            truncate(cur, tables)
         conn.commit()
         progress.note(f"saved and dropped {len(keys)} foreign keys (journal in schema "
                       f"{load_journal.JOURNAL_SCHEMA}); emptied {len(tables)} tables")
@@ -324,7 +267,7 @@ def _clean_up(conn: Connection, report: Report) -> None:
         conn.rollback()
         journal = load_journal.read_journal(conn)
         if journal is not None:
-            restore_from_journal(conn, journal)
+            load_journal.restore_from_journal(conn, journal)
             report(f"cleaned up: emptied {len(journal.tables)} tables, "
                    f"restored {len(journal.keys)} foreign keys")
     except psycopg2.Error as exc:

@@ -1,7 +1,7 @@
 """Helpers for the pgloader engine tests: plan a load, run it, and read both sides back.
 
-``finish_checks`` is the ``finish`` step the tests hand to the engine: it resets the sequences
-(the real block from scripts/) and checks what the engine must guarantee before committing.
+``finish_step`` is the ``finish`` the tests hand to the engine, as the CLI does: the sequence
+reset from scripts/ and the engine-independent verification (counts, checksums, constraints).
 ``table_rows`` reads a whole table from either side in a normalised, comparable form.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,19 +18,13 @@ from psycopg2 import sql
 
 from cutover.catalog import Plan, open_source, quote_sqlite, read_plan
 from cutover.constraints import take_snapshot
+from cutover.load_journal import repair_interrupted_load
 from cutover.pgloader_engine import PgloaderEngine
 from cutover.progress import Progress
 from cutover.sequences import reset_sequences
+from cutover.verify import Verification, verify
 
 CHINOOK_SCHEMA = Path(__file__).with_name("chinook_pg.sql")
-
-
-@dataclass
-class Checked:
-    """What ``finish_checks`` saw on the engine's connection, with its verdict ``ok``."""
-
-    ok: bool = True
-    sequence_notices: list[str] = field(default_factory=list)
 
 
 def plan_for(sqlite_path: Path, pg_url: str) -> Plan:
@@ -43,23 +36,33 @@ def plan_for(sqlite_path: Path, pg_url: str) -> Plan:
     return plan
 
 
-def finish_checks(verdict: bool = True):
-    """A ``finish(conn)`` that resets the sequences and answers ``verdict``."""
+def finish_step(plan: Plan, sqlite_path: Path, before: frozenset, *, refuse: bool = False):
+    """The CLI's ``finish(conn)``: reset the sequences, then the real verification.
 
-    def finish(conn) -> Checked:
+    ``refuse=True`` adds a problem to an otherwise good verification (to test the clean-up).
+    """
+
+    def finish(conn) -> Verification:
         with conn.cursor() as cur:
-            return Checked(ok=verdict, sequence_notices=reset_sequences(cur))
+            reset_sequences(cur)
+        verification = verify(plan, sqlite_path, conn, before)
+        if refuse:
+            verification.problems.append("refused by the test")
+        return verification
 
     return finish
 
 
-def run_load(plan: Plan, sqlite_path: Path, pg_url: str, *, verdict: bool = True,
+def run_load(plan: Plan, sqlite_path: Path, pg_url: str, *, refuse: bool = False,
              engine: PgloaderEngine | None = None) -> tuple:
-    """Load with the pgloader engine; return (result, progress text)."""
+    """Load with the pgloader engine and verify, as the CLI does; (result, progress text)."""
     stream = io.StringIO()
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn:
+        repair_interrupted_load(conn, Progress(stream, tty=False).note)
+    before = snapshot(pg_url, plan.schema)
     result = (engine or PgloaderEngine()).load(
         plan, sqlite_path=sqlite_path, pg_url=pg_url, progress=Progress(stream, tty=False),
-        finish=finish_checks(verdict))
+        finish=finish_step(plan, sqlite_path, before, refuse=refuse))
     return result, stream.getvalue()
 
 

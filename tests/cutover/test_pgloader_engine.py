@@ -19,7 +19,8 @@ from pgloader_support import (
 
 from cutover.constraints import compare_snapshots
 from cutover.engines import LoadFailed
-from cutover.pgloader_engine import LoadInProgress, PgloaderEngine, load_lock
+from cutover.load_journal import LoadInProgress, load_lock
+from cutover.pgloader_engine import PgloaderEngine
 from cutover.sequences import sequence_states
 
 pytestmark = pytest.mark.requires_pg
@@ -68,6 +69,7 @@ def test_chinook_loads_exactly_with_keys_and_sequences(chinook_path, pg_exec, pg
     result, progress = run_load(plan, chinook_path, pg_url)
 
     assert result.committed and result.engine == "pgloader"
+    assert result.verification.ok, result.verification.problems
     assert sum(table.rows for table in result.tables) == 15_607
     for table in plan.tables:
         columns = list(table.column_names)
@@ -90,7 +92,7 @@ def test_reserved_mixed_case_names_identity_serial_and_alembic_version(
 
     result, _ = run_load(plan_for(source, pg_url), source, pg_url)
 
-    assert result.committed
+    assert result.committed, result.verification.problems
     assert target_counts(pg_url, ["user", "order"]) == {"user": 40, "order": 61}
     assert pg_exec("SELECT version_num FROM alembic_version") == [("head-in-postgres",)]
     names = [row[0] for row in pg_exec('SELECT "Name" FROM "user" ORDER BY id')]
@@ -132,9 +134,9 @@ def test_a_failed_verification_is_not_committed_and_the_target_is_emptied(
     before = snapshot(pg_url)
     plan = plan_for(chinook_path, pg_url)
 
-    result, progress = run_load(plan, chinook_path, pg_url, verdict=False)
+    result, progress = run_load(plan, chinook_path, pg_url, refuse=True)
 
-    assert not result.committed and result.verification.ok is False
+    assert not result.committed and not result.verification.ok
     assert "cleaned up" in progress
     assert set(target_counts(pg_url, plan.table_names).values()) == {0}
     assert compare_snapshots(before, snapshot(pg_url)) == []

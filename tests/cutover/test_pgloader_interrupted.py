@@ -29,6 +29,7 @@ from cutover.pgloader_engine import PgloaderEngine
 
 pytestmark = pytest.mark.requires_pg
 
+MIGRATE = Path(__file__).resolve().parents[2] / "scripts" / "migrate_sqlite_to_pg.sh"
 ITEMS = 300_000
 WAIT_LIMIT_S = 120.0
 SOURCE = """
@@ -74,6 +75,13 @@ def wait_for_rows(pg_url: str, table: str, still_running) -> int:
                     return rows
                 time.sleep(0.05)
     return 0
+
+
+def run_cli(source: Path, pg_url: str, *options: str) -> subprocess.CompletedProcess:
+    """The operator's command, ``scripts/migrate_sqlite_to_pg.sh``, with the pgloader engine."""
+    return subprocess.run([str(MIGRATE), "--sqlite", str(source), "--pg", pg_url,
+                           "--engine", "pgloader", *options],
+                          capture_output=True, text=True, timeout=WAIT_LIMIT_S)
 
 
 def assert_untouched(pg_url: str, before: frozenset) -> None:
@@ -127,10 +135,15 @@ def test_our_process_killed_mid_load_is_recovered_by_the_next_run(big_load, pg_u
     assert target_counts(pg_url, ["owner", "item"]) == {"owner": 100, "item": 0}
     assert compare_snapshots(before, snapshot(pg_url)) != []
 
-    result, progress = run_load(plan_for(big_load, pg_url), big_load, pg_url)
+    dry_run = run_cli(big_load, pg_url, "--dry-run")
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert "an interrupted load" in dry_run.stderr and "restores them first" in dry_run.stderr
+    assert journal_exists(pg_url)
 
-    assert "found an interrupted pgloader load" in progress
-    assert result.committed
+    rerun = run_cli(big_load, pg_url, "--yes")
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "found an interrupted load" in rerun.stderr
     assert_complete(pg_url, before)
 
 
