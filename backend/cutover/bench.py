@@ -1,0 +1,257 @@
+"""The migration benchmark: ``python -m cutover.bench [--rows N] [--keep]`` (``nox -s bench``).
+
+On one PostgreSQL server (PG_TEST_URL/DB_URL, else a temporary cluster), from one booking-shaped
+SQLite file of about N rows, each step loads a fresh database that Alembic made and is measured
+as a child process (wall seconds, peak RSS of its process tree):
+
+* the physical limit: ``psql \\copy`` of CSV files exported beforehand (untimed), with the
+  foreign keys dropped during the load and re-added (one transaction), and with them in place;
+* the pgloader engine (scripts/migrate.load, with its journal, recount and key re-add);
+* the built-in copy engine;
+* verify alone, on the databases the two engines loaded.
+
+The loads reset sequences but do not verify (verify is measured on its own). Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from sqlalchemy.engine import make_url
+
+from cutover.bench_data import apply_schema, build_sqlite
+from cutover.bench_measure import Measurement, measure
+from cutover.catalog import Plan, open_source, quote_sqlite, read_plan
+from cutover.constraints import save_foreign_keys
+from cutover.local_postgres import create_database, drop_database, provide_server
+from cutover.urls import libpq_url, redact_text, sqlalchemy_url
+
+DEFAULT_ROWS = 2_000_000
+OWNER = "cutover_app"  # a non-superuser role owning each benchmark database
+TARGETS = {"built-in loader ≥ limit ×": 0.9, "verify ≤ load ×": 0.5, "peak RSS MB <": 150}
+
+
+@dataclass
+class Step:
+    """One row of the result table."""
+
+    name: str
+    measurement: Measurement
+    rows: int
+    note: str = ""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.measurement.seconds if self.measurement.seconds else 0.0
+
+
+def split_password(url: str) -> tuple[str, dict[str, str]]:
+    """A libpq URL without its password, and an environment carrying it as PGPASSWORD."""
+    parsed = make_url(libpq_url(url))
+    environment = dict(os.environ)
+    if parsed.password is not None:
+        environment["PGPASSWORD"] = str(parsed.password)
+    return parsed.set(password=None).render_as_string(hide_password=False), environment
+
+
+def read_bench_plan(sqlite_path: Path, pg_url: str) -> Plan:
+    """The catalog's plan for the benchmark source and one target database."""
+    with contextlib.closing(open_source(sqlite_path)) as source, \
+            contextlib.closing(psycopg2.connect(libpq_url(pg_url))) as conn, conn.cursor() as cur:
+        return read_plan(source, cur)
+
+
+def csv_field(value: object) -> str:
+    """One CSV field as Postgres reads it: NULL unquoted-empty, text quoted, blobs as \\x hex."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return f'"\\x{value.hex()}"'
+    return '"' + str(value).replace('"', '""') + '"'
+
+
+def export_csv(sqlite_path: Path, plan: Plan, directory: Path) -> dict[str, Path]:
+    """One CSV per planned table as Postgres reads it (NULL unquoted-empty, blobs as \\x hex)."""
+    files = {}
+    with contextlib.closing(open_source(sqlite_path)) as source:
+        for table in plan.tables:
+            path = directory / f"{table.name}.csv"
+            names = ", ".join(quote_sqlite(name) for name in table.column_names)
+            with path.open("w", encoding="utf-8") as handle:
+                for row in source.execute(f"SELECT {names} FROM {quote_sqlite(table.source.name)}"):
+                    handle.write(",".join(map(csv_field, row)) + "\n")
+            files[table.name] = path
+    return files
+
+
+def psql_script(conn, plan: Plan, files: dict[str, Path], keys: list, *, drop_keys: bool) -> str:
+    """The psql script of the limit: \\copy every table, keys dropped and re-added or kept."""
+    lines = [r"\set ON_ERROR_STOP on", "SET TimeZone = 'UTC';"]
+    if drop_keys:
+        lines += [key.drop_sql().as_string(conn) + ";" for key in keys]
+    for table in plan.tables:
+        columns = ", ".join(f'"{name}"' for name in table.column_names)
+        lines.append(f'\\copy "{table.target.schema}"."{table.name}" ({columns}) '
+                     f"FROM '{files[table.name]}' WITH (FORMAT csv)")
+    if drop_keys:
+        lines += [key.add_sql().as_string(conn) + ";" for key in keys]
+    return "\n".join(lines) + "\n"
+
+
+class Bench:
+    """One benchmark run on one server: fresh databases, measured steps, a table at the end."""
+
+    def __init__(self, admin_url: str, workdir: Path, rows: int, keep: bool,
+                 log: Callable[[str], None]) -> None:
+        self.admin_url = admin_url
+        self.workdir = workdir
+        self.rows = rows
+        self.keep = keep
+        self.log = log
+        self.sqlite_path = workdir / f"booking-{rows}.sqlite"
+        self.databases: list[str] = []
+        self.steps: list[Step] = []
+        self.total_rows = 0
+
+    def fresh_database(self) -> str:
+        url = create_database(self.admin_url, owner=OWNER)
+        self.databases.append(url)
+        apply_schema(sqlalchemy_url(url))
+        return url
+
+    def drop_databases(self) -> None:
+        for url in self.databases:
+            drop_database(self.admin_url, make_url(url).database)
+
+    def record(self, name: str, measurement: Measurement, note: str = "") -> Step:
+        if measurement.returncode != 0:
+            raise RuntimeError(f"{name} failed ({measurement.returncode}): "
+                               f"{redact_text(measurement.stderr.strip()[-2000:])}")
+        step = Step(name, measurement, self.total_rows, note)
+        self.steps.append(step)
+        self.log(f"  {name}: {measurement.seconds:.1f} s, {measurement.peak_rss_mb:.0f} MB")
+        return step
+
+    def run(self) -> None:
+        if not (self.keep and self.sqlite_path.exists()):
+            self.log(f"building {self.sqlite_path} (~{self.rows:,} rows)")
+            build_sqlite(self.sqlite_path, self.rows, log=self.log)
+        plan_url = self.fresh_database()
+        plan = read_bench_plan(self.sqlite_path, plan_url)
+        with contextlib.closing(open_source(self.sqlite_path)) as source:
+            self.total_rows = sum(source.execute(
+                f"SELECT count(*) FROM {quote_sqlite(t.source.name)}").fetchone()[0]
+                for t in plan.tables)
+        self.log(f"exporting CSV for the psql limit ({self.total_rows:,} rows, untimed)")
+        files = export_csv(self.sqlite_path, plan, self.workdir)
+        with contextlib.closing(psycopg2.connect(libpq_url(plan_url))) as conn:
+            with conn.cursor() as cur:
+                keys = save_foreign_keys(cur, plan.schema, plan.table_names)
+            scripts = {drop: psql_script(conn, plan, files, keys, drop_keys=drop)
+                       for drop in (True, False)}
+        self._psql("psql \\copy, keys dropped + re-added", scripts[True], "dropped")
+        self._psql("psql \\copy, keys in place", scripts[False], "kept")
+        loaded = {engine: self._engine(engine) for engine in ("pgloader", "copy")}
+        for engine, url in loaded.items():
+            self._child(f"verify alone ({engine}-loaded db)", "verify", url)
+
+    def _psql(self, name: str, script_text: str, label: str) -> None:
+        url, environment = split_password(self.fresh_database())
+        script = self.workdir / f"limit-{label}.sql"
+        script.write_text(script_text)
+        self.log(f"{name} …")
+        self.record(name, measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url],
+                                  env=environment))
+
+    def _engine(self, engine: str) -> str:
+        url = self.fresh_database()
+        self.log(f"{engine} engine …")
+        self._child(f"{engine} engine", engine, url)
+        return url
+
+    def _child(self, name: str, job: str, url: str) -> None:
+        plain_url, environment = split_password(url)
+        step = self.record(name, measure(
+            [sys.executable, "-m", "cutover.bench_child", job, str(self.sqlite_path), plain_url],
+            env=environment))
+        report = json.loads(step.measurement.stdout.strip().splitlines()[-1])
+        if not report.get("ok", False):
+            raise RuntimeError(f"{name}: not ok: {report}")
+        pgloader_mb = step.measurement.program_rss_mb("pgloader")
+        if pgloader_mb is not None:
+            step.note = f"pgloader alone {pgloader_mb:.0f} MB"
+        if "verify" in name:
+            step.note = f"checksums {report['tables']} tables ok"
+
+
+def format_table(steps: list[Step]) -> str:
+    """The result table (Markdown) with each step's ratio to the physical limit."""
+    limit = steps[0].measurement.seconds
+    loads = {step.name: step.measurement.seconds for step in steps if "engine" in step.name}
+    lines = ["| step | wall s | rows/s | × limit | peak RSS MB | note |",
+             "|---|---:|---:|---:|---:|---|"]
+    for step in steps:
+        seconds = step.measurement.seconds
+        ratio = f"{limit / seconds:.2f}" if "verify" not in step.name else "—"
+        note = step.note
+        if "verify" in step.name:
+            engine = step.name.split("(")[1].split("-")[0]
+            load = loads.get(f"{engine} engine")
+            if load:
+                note += f"; {seconds / load:.2f}× the {engine} load"
+        lines.append(f"| {step.name} | {seconds:.1f} | {step.rows_per_second:,.0f} | {ratio} | "
+                     f"{step.measurement.peak_rss_mb:.0f} | {note} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m cutover.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS,
+                        help=f"about how many source rows (default {DEFAULT_ROWS:,})")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the SQLite file, CSVs and databases (and reuse the SQLite file)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the SQLite file and CSVs go (default: a temporary directory)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; 0 on success, 1 when a step failed."""
+    args = parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cutover-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    with provide_server() as server:
+        print(f"server: {server}; load average now {os.getloadavg()[0]:.2f}", flush=True)
+        bench = Bench(server.url, workdir, args.rows, args.keep,
+                      log=lambda text: print(text, flush=True))
+        try:
+            bench.run()
+        except RuntimeError as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if not args.keep:
+                bench.drop_databases()
+    print(f"\n{bench.total_rows:,} rows, load average after: {os.getloadavg()[0]:.2f}")
+    print(format_table(bench.steps))
+    print("targets: " + ", ".join(f"{name} {value}" for name, value in TARGETS.items()))
+    if args.keep:
+        print(f"kept: {workdir} and databases "
+              + ", ".join(make_url(url).database for url in bench.databases))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""One measured benchmark step, run as a child process of ``cutover.bench``.
+
+``python -m cutover.bench_child {pgloader|copy|verify} SQLITE PG_URL`` loads (resetting the
+sequences, without verifying) or verifies, and prints one JSON line: ``ok``, seconds, rows.
+The password, if any, comes from PGPASSWORD, never from the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+from cutover.bench import read_bench_plan
+from cutover.engines import get_engine
+from cutover.progress import Progress
+from cutover.sequences import reset_sequences
+from cutover.verify import verify
+
+
+class _Loaded:
+    """``finish``'s answer when the benchmark measures the load alone."""
+
+    ok = True
+    problems: list[str] = []
+
+
+def _reset_only(conn) -> _Loaded:
+    with conn.cursor() as cur:
+        reset_sequences(cur)
+    return _Loaded()
+
+
+def run_load(engine_name: str, sqlite_path: Path, pg_url: str) -> dict:
+    """Load with the named engine (keys re-added, sequences reset, no verify)."""
+    plan = read_bench_plan(sqlite_path, pg_url)
+    result = get_engine(engine_name).load(plan, sqlite_path=sqlite_path, pg_url=pg_url,
+                                          progress=Progress(sys.stderr, quiet=True),
+                                          finish=_reset_only)
+    return {"ok": result.committed, "seconds": result.seconds,
+            "rows": sum(table.rows for table in result.tables)}
+
+
+def run_verify(sqlite_path: Path, pg_url: str) -> dict:
+    """Verify a loaded database against the source (counts, checksums, keys, sequences)."""
+    plan = read_bench_plan(sqlite_path, pg_url)
+    started = time.monotonic()
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn:
+        verification = verify(plan, sqlite_path, conn)
+        conn.rollback()
+    return {"ok": verification.ok, "seconds": time.monotonic() - started,
+            "tables": len(verification.tables), "problems": verification.problems[:5]}
+
+
+def main(argv: list[str]) -> int:
+    job, sqlite_path, pg_url = argv[0], Path(argv[1]), argv[2]
+    report = run_verify(sqlite_path, pg_url) if job == "verify" else \
+        run_load(job, sqlite_path, pg_url)
+    print(json.dumps(report))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
