@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg2
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
@@ -96,6 +97,17 @@ def apply_schema(url: str) -> None:
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip().splitlines()[-15:]
         raise SchemaFailed("alembic upgrade head failed:\n" + redact_text("\n".join(output)))
+
+
+def vacuum_analyze(target: Target) -> None:
+    """``VACUUM ANALYZE`` a seeded PostgreSQL database, so that planner statistics are fresh and
+    autovacuum has nothing left to do (its transactions would blur the transaction counts)."""
+    if target.backend != "postgresql":
+        return
+    with contextlib.closing(psycopg2.connect(target.libpq_url)) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("VACUUM ANALYZE")
 
 
 def seed(url: str, *, users: int, rooms: int, password: str) -> SeedData:

@@ -83,7 +83,7 @@ def storm_table(storm: StormResult) -> str:
     """The storm's two phases: handshake latency, failures, database work."""
     header = ["phase", "handshakes ok", "handshake p50 / p95 / p99 ms", "max ms",
               "users scans = identity lookups (per token)", "thread_members scans (per token)",
-              "transactions (per handshake)"]
+              "all DB transactions (per handshake)"]
     rows = []
     for phase, latency, queries in (("first connect", storm.first_connect, storm.first_queries),
                                     ("drop + reconnect", storm.reconnect,

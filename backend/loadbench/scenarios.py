@@ -14,7 +14,14 @@ from pathlib import Path
 
 from app.settings import Settings, load_settings
 from loadbench.config import PASSWORD, BenchConfig
-from loadbench.database import SeedData, Target, fresh_database, postgres_server, seed
+from loadbench.database import (
+    SeedData,
+    Target,
+    fresh_database,
+    postgres_server,
+    seed,
+    vacuum_analyze,
+)
 from loadbench.probe import ConnectionSampler
 from loadbench.results import LoadResult, StormResult
 from loadbench.server import RunningServer, ServerSpec, running_server
@@ -47,6 +54,7 @@ def staged_api(config: BenchConfig, backend: str, workers: int, workdir: Path,
     workdir.mkdir(parents=True)
     with fresh_database(backend, workdir, admin_url) as target:
         seeded = seed(target.url, users=config.users_needed, rooms=config.rooms, password=PASSWORD)
+        vacuum_analyze(target)
         secret_key = secrets.token_hex(32)
         spec = ServerSpec(database_url=target.url, workers=workers, secret_key=secret_key,
                           upload_dir=workdir / "uploads", log_path=workdir / "server.log",
