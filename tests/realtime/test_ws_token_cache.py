@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -86,3 +87,30 @@ def test_cached_token_is_refused_once_it_expires(served, seed) -> None:
     time.sleep(max(0.0, issued.timestamp() + lifetime - time.time()) + 1.1)
     with open_socket(base_url, token) as ws:
         assert close_of(ws) == (4401, "invalid or expired token")
+
+
+class _Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_socket_tokens_never_reach_the_server_log(served, seed) -> None:
+    base_url, _ = served
+    erin = seed.user("erin")
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    captured, level = _Captured(), uvicorn_log.level
+    uvicorn_log.addHandler(captured)
+    uvicorn_log.setLevel(logging.INFO)
+    try:
+        with joined(base_url, erin):
+            pass
+    finally:
+        uvicorn_log.removeHandler(captured)
+        uvicorn_log.setLevel(level)
+    accepted = [line for line in captured.lines if "[accepted]" in line]
+    assert accepted and all("/ws?token=***" in line for line in accepted), captured.lines
+    assert not any(erin.token in line for line in captured.lines)

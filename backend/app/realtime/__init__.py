@@ -7,6 +7,7 @@ service starts with the first socket (and its listener thread ends with the proc
 from __future__ import annotations
 
 from app.db import database
+from app.realtime.log_redaction import install_token_redaction
 from app.realtime.service import RealtimeService
 from app.settings import get_settings
 
@@ -21,7 +22,11 @@ def realtime_service(app) -> RealtimeService:
 
 
 async def start_realtime(app) -> None:
-    """Start this worker's fan-out: the dispatcher and the bus listener (LISTEN on Postgres)."""
+    """Start this worker's fan-out: the dispatcher and the bus listener (LISTEN on Postgres).
+
+    Also keeps socket tokens (``/ws?token=…``) out of uvicorn's log.
+    """
+    install_token_redaction()
     await realtime_service(app).start()
 
 
