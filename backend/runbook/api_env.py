@@ -8,6 +8,7 @@ connection budget, and then restart the local API or run the operator's ``DEPLOY
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -92,9 +93,13 @@ def restart_api(shell: Shell, cfg: RunbookConfig, workers: int, *, production: b
     shell.say(f"restarting the local API ({workers} workers) at {cfg.api_url} with {env_file}")
     if shell.dry_run:
         return
-    api_process.stop_api(cfg)
+    began = time.monotonic()
+    if api_process.stop_api(cfg):
+        shell.say(f"stopped the running API in {time.monotonic() - began:.1f} s")
+    began = time.monotonic()
     started = api_process.start_api(cfg, api_process.read_env_file(env_file), workers)
-    shell.say(f"API ready at {started.base_url} (pid {started.pid}, log {started.log_path})")
+    shell.say(f"API ready at {started.base_url} in {time.monotonic() - began:.1f} s "
+              f"(pid {started.pid}, log {started.log_path})")
 
 
 def repoint_api(shell: Shell, cfg: RunbookConfig, changes: Mapping[str, str], *, workers: int,

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
 
 from runbook.config import PROJECT_ROOT, RunbookConfig
 from runbook.errors import RunbookError
@@ -72,10 +73,17 @@ def running_pid(cfg: RunbookConfig) -> int | None:
     path = pid_path(cfg)
     try:
         pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    return pid if _alive(pid) and _is_our_api(pid) else None
+
+
+def _is_our_api(pid: int) -> bool:
+    """Guard against a stale pid file whose pid now belongs to another program."""
+    try:
+        return "app.main:app" in psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
 
 
 def wait_until_ready(base_url: str, timeout: float, process: subprocess.Popen | None = None,
@@ -152,6 +160,7 @@ def _signal_group(pid: int, signum: int) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie, i.e. exited but not yet reaped by its parent, counts as gone)."""
     try:
         finished, _status = os.waitpid(pid, os.WNOHANG)
         if finished:
@@ -159,7 +168,6 @@ def _alive(pid: int) -> bool:
     except ChildProcessError:
         pass  # not our child (started by an earlier invoke run): ask the kernel instead
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    return True

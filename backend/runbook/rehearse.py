@@ -32,6 +32,7 @@ from runbook.migrate import run_migration
 from runbook.report import (
     RehearsalReport,
     estimate_window,
+    findings_from_migration,
     tables_from_migration,
     write_report,
 )
@@ -139,8 +140,7 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
             report.ok = True
         finally:
             report.tables = tables_from_migration(report.migration)
-            report.findings = list((report.migration or {}).get("findings")
-                                   or (report.migration or {}).get("preflight") or [])
+            report.findings = findings_from_migration(report.migration)
             report.window = estimate_window(report, source.stat().st_size if source.exists()
                                             else 0, report.step_seconds("migrate"),
                                             production_bytes)

@@ -45,14 +45,20 @@ class RehearsalReport:
 
 
 def tables_from_migration(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per-table rows/seconds/checksums from the migration script's JSON report."""
-    if not report:
-        return []
-    tables = report.get("tables") or []
-    if isinstance(tables, dict):
-        tables = [{"table": name, **(value if isinstance(value, dict) else {"rows": value})}
-                  for name, value in tables.items()]
-    return [table for table in tables if isinstance(table, dict)]
+    """Per-table rows, seconds, checksums and verdicts from the script's JSON report."""
+    return list(((report or {}).get("load") or {}).get("tables") or [])
+
+
+def findings_from_migration(report: dict[str, Any] | None) -> list[str]:
+    """The preflight findings of the script's JSON report, one line each."""
+    lines = []
+    for finding in ((report or {}).get("preflight") or {}).get("findings") or []:
+        where = ".".join(filter(None, (finding.get("table"), finding.get("column"))))
+        status = "blocks the load" if finding.get("blocking") else \
+            f"coerced ({finding.get('coercion')})"
+        lines.append(f"{finding.get('category')}: {where}: {finding.get('count')} row(s), "
+                     f"{status}; e.g. {', '.join(map(str, finding.get('examples') or []))}")
+    return lines
 
 
 def estimate_window(report: RehearsalReport, source_bytes: int, migrate_seconds: float,
@@ -74,12 +80,11 @@ def estimate_window(report: RehearsalReport, source_bytes: int, migrate_seconds:
 
 
 def _table_rows(tables: list[dict[str, Any]]) -> list[str]:
-    lines = ["| table | rows | seconds | checksum |", "|---|---:|---:|---|"]
-    for table in tables:
-        name = table.get("table") or table.get("name")
-        checksum = table.get("checksum") or table.get("source_checksum") or ""
-        lines.append(f"| {name} | {table.get('rows', '')} | {table.get('seconds', '')} | "
-                     f"`{str(checksum)[:16]}` |")
+    lines = ["| table | rows | seconds | SQLite checksum | PostgreSQL checksum | verdict |",
+             "|---|---:|---:|---|---|---|"]
+    lines += [f"| {t.get('table')} | {t.get('rows')} | {t.get('seconds')} | "
+              f"`{t.get('source_checksum')}` | `{t.get('target_checksum')}` | {t.get('verdict')} |"
+              for t in tables]
     return lines
 
 
