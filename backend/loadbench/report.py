@@ -23,6 +23,12 @@ def _gauge(gauge: GaugeSummary) -> str:
     return "n/a" if gauge.max is None else f"{gauge.max} / {gauge.mean:.1f}"
 
 
+def _connections(result: LoadResult) -> str:
+    if result.db_connections.max is None:
+        return "n/a"
+    return f"{_gauge(result.db_connections)} ({result.db_busy.max})"
+
+
 def _percent(cpu_s: float | None, wall_s: float) -> str:
     return "n/a" if cpu_s is None or wall_s <= 0 else f"{100.0 * cpu_s / wall_s:.0f} %"
 
@@ -41,7 +47,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def load_table(results: Sequence[LoadResult]) -> str:
     """One row per scenario: throughput, latency, errors, conflicts, connections, CPU."""
     header = ["scenario", "workers", "clients", "requests", "req/s", "p50 / p95 / p99 ms",
-              "errors 5xx/timeout/conn/4xx/ws", "409 (expected)", "DB conns max / mean",
+              "errors 5xx/timeout/conn/4xx/ws", "409 (expected)", "DB conns max / mean (busy max)",
               "CPU (% of 1 core) API / DB / generator"]
     rows = []
     for r in results:
@@ -50,7 +56,7 @@ def load_table(results: Sequence[LoadResult]) -> str:
                      f"{r.requests_per_s:.1f}", _triple(r.latency),
                      f"{r.error_total} ({errors['5xx']}/{errors['timeout']}/"
                      f"{errors['connection']}/{errors['4xx']}/{errors['ws']})",
-                     str(r.conflicts), _gauge(r.db_connections),
+                     str(r.conflicts), _connections(r),
                      " / ".join(_percent(cpu, r.wall_s) for cpu in (
                          r.server_cpu_s, r.database_cpu_s, r.generator_cpu_s))])
     return table(header, rows)
@@ -81,14 +87,14 @@ def _per(value: int | None, per: int) -> str:
 
 def storm_table(storm: StormResult) -> str:
     """The storm's two phases: handshake latency, failures, database work."""
-    header = ["phase", "handshakes ok", "handshake p50 / p95 / p99 ms", "max ms",
+    header = ["phase", "handshakes ok", "open after", "handshake p50 / p95 / p99 ms", "max ms",
               "users scans = identity lookups (per token)", "thread_members scans (per token)",
               "all DB transactions (per handshake)"]
     rows = []
-    for phase, latency, queries in (("first connect", storm.first_connect, storm.first_queries),
-                                    ("drop + reconnect", storm.reconnect,
-                                     storm.reconnect_queries)):
-        rows.append([phase, f"{latency.count} / {storm.sockets}", _triple(latency),
+    phases = (("first connect", storm.first_connect, storm.first_queries, storm.open_after[0]),
+              ("drop + reconnect", storm.reconnect, storm.reconnect_queries, storm.open_after[1]))
+    for phase, latency, queries, still_open in phases:
+        rows.append([phase, f"{latency.count} / {storm.sockets}", str(still_open), _triple(latency),
                      _ms(latency.max_ms), _per(queries.user_scans, storm.distinct_tokens),
                      _per(queries.member_scans, storm.distinct_tokens),
                      _per(queries.transactions, latency.count)])

@@ -169,4 +169,5 @@ class StormResult:
     first_queries: QueryCounts
     reconnect_queries: QueryCounts
     db_connections: GaugeSummary
+    open_after: tuple[int, int] = (0, 0)  # sockets still open after each phase had settled
     failure_samples: list[tuple[str, int]] = field(default_factory=list)

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection
+from websockets.protocol import State
 
 from app.security import create_access_token
 from app.settings import Settings
@@ -69,6 +70,11 @@ async def connect_all(ws_url: str, tokens: list[str], sockets: int, config: Benc
     return list(opened), record
 
 
+def still_open(sockets: list[ClientConnection | None]) -> int:
+    """How many sockets the server has not closed (one socket per user: newer ones replace)."""
+    return sum(1 for socket in sockets if socket is not None and socket.state is State.OPEN)
+
+
 def drop_all(sockets: list[ClientConnection | None]) -> None:
     """Abort every open socket's TCP connection (no close frame)."""
     for socket in sockets:
@@ -94,9 +100,11 @@ async def run_storm(config: BenchConfig, seed: SeedData, settings: Settings, ws_
             before = await _settled_counters(target, config.stats_settle_s)
             sockets, first = await connect_all(ws_url, tokens, config.storm_sockets, config, rng)
             after_first = await _settled_counters(target, config.stats_settle_s)
+            open_first = still_open(sockets)
             drop_all(sockets)
             sockets, again = await connect_all(ws_url, tokens, config.storm_sockets, config, rng)
             after_again = await _settled_counters(target, config.stats_settle_s)
+            open_again = still_open(sockets)
         finally:
             drop_all(sockets)
     details = (first.details + again.details).most_common(MAX_FAILURE_SAMPLES)
@@ -108,5 +116,6 @@ async def run_storm(config: BenchConfig, seed: SeedData, settings: Settings, ws_
         failures=dict(first.failures + again.failures),
         first_queries=counters_delta(before, after_first),
         reconnect_queries=counters_delta(after_first, after_again),
-        db_connections=sampler.connections(), failure_samples=details,
+        db_connections=sampler.connections(), open_after=(open_first, open_again),
+        failure_samples=details,
     )
