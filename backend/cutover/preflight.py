@@ -82,10 +82,19 @@ def _table_checks(table: TablePlan, coercions: frozenset[str]) -> list[tuple[str
 
 
 def _examples(src: sqlite3.Connection, table: TablePlan, column: str, condition: str) -> list:
+    x = quote_sqlite(column)
     rows = src.execute(
-        f"SELECT {_row_ref(table)}, {quote_sqlite(column)} FROM {quote_sqlite(table.source.name)} "
-        f"WHERE {condition} LIMIT {EXAMPLES}").fetchall()
-    return [f"rowid {rowid}: {show_value(value)}" for rowid, value in rows]
+        f"SELECT {_row_ref(table)}, typeof({x}), "
+        f"CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END "
+        f"FROM {quote_sqlite(table.source.name)} WHERE {condition} LIMIT {EXAMPLES}").fetchall()
+    return [f"rowid {rowid}: {show_value(_as_shown(kind, value))}" for rowid, kind, value in rows]
+
+
+def _as_shown(kind: str, value: object) -> object:
+    """Text as str even when it is not valid UTF-8 (bad bytes shown as \\xNN)."""
+    if kind == "text" and isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return value
 
 
 def check_values(src: sqlite3.Connection, table: TablePlan,

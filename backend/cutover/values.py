@@ -210,11 +210,14 @@ class TextValue(Converter):
         return checks
 
 
+_NON_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"  # only these need a UTF-8 check
+
+
 def text_checks(x: str) -> list[Check]:
     """NUL bytes and invalid UTF-8: for every column holding text."""
     as_bytes = f"CAST({x} AS BLOB)"
     return [Check("nul-byte", f"typeof({x}) = 'text' AND instr({as_bytes}, x'00') > 0"),
-            Check("invalid-utf8", f"typeof({x}) = 'text' AND length({as_bytes}) <> length({x}) "
+            Check("invalid-utf8", f"typeof({x}) = 'text' AND {x} GLOB {_NON_ASCII} "
                                   f"AND NOT cutover_utf8_ok({as_bytes})")]
 
 
@@ -232,10 +235,11 @@ _PG_FORMAT = {"timestamptz": "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24
               "date": "to_char({col}, 'YYYY-MM-DD')",
               "time": "to_char('2000-01-01'::date + {col}, 'HH24:MI:SS.US')"}
 _VALID_IN_SQL = {  # canonical-shaped values that really are dates/times (checked in preflight)
-    "timestamptz": "datetime(substr({x}, 1, 19)) = substr({x}, 1, 19)",
-    "timestamp": "datetime(substr({x}, 1, 19)) = substr({x}, 1, 19)",
-    "date": "date({x}) = {x}",
-    "time": "time(substr({x}, 1, 8)) = substr({x}, 1, 8)",
+    # a '+0' modifier makes SQLite normalise (2024-02-30 → 2024-03-01), so invalid dates differ
+    "timestamptz": "datetime(substr({x}, 1, 19), '+0 seconds') = substr({x}, 1, 19)",
+    "timestamp": "datetime(substr({x}, 1, 19), '+0 seconds') = substr({x}, 1, 19)",
+    "date": "date({x}, '+0 days') = {x}",
+    "time": "time(substr({x}, 1, 8), '+0 seconds') = substr({x}, 1, 8)",
 }
 
 

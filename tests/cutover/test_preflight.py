@@ -1,0 +1,113 @@
+"""Preflight: each category of value Postgres would reject or change is named, nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.requires_pg
+
+# (category, SQLite column type, Postgres column type, SQL literal of the bad value)
+VALUE_CASES = [
+    ("nul-byte", "TEXT", "text", "'a' || char(0) || 'b'"),
+    ("invalid-utf8", "TEXT", "text", "CAST(x'41ff42' AS TEXT)"),
+    ("text-in-number-column", "INTEGER", "integer", "'abc'"),
+    ("text-in-number-column", "NUMERIC(10,2)", "numeric(10,2)", "'12,50'"),
+    ("not-an-integer", "INTEGER", "integer", "3.5"),
+    ("integer-out-of-range", "INTEGER", "smallint", "40000"),
+    ("numeric-overflow", "NUMERIC", "numeric(5,2)", "1234.5"),
+    ("numeric-rounded", "NUMERIC", "numeric(5,2)", "1.234"),
+    ("float-precision", "REAL", "real", "0.1 + 0.2"),
+    ("bad-boolean", "BOOLEAN", "boolean", "2"),
+    ("bad-datetime", "DATETIME", "timestamptz", "'2024-02-30 10:00:00.000000'"),
+    ("bad-datetime", "DATETIME", "timestamp", "'yesterday'"),
+    ("epoch-in-datetime", "DATETIME", "timestamptz", "1714557600"),
+    ("epoch-in-datetime", "DATETIME", "timestamptz", "0"),
+    ("datetime-offset", "DATETIME", "timestamp", "'2024-01-01 10:00:00+02:00'"),
+    ("invalid-json", "JSON", "json", "'{\"a\": }'"),
+    ("invalid-json", "JSON", "jsonb", "'\"\\u0000\"'"),
+    ("too-long", "VARCHAR(3)", "varchar(3)", "'abcd'"),
+    ("bad-uuid", "CHAR(32)", "uuid", "'not-a-uuid'"),
+    ("wrong-type", "BLOB", "bytea", "'some text'"),
+    ("not-null", "TEXT", "text NOT NULL", "NULL"),
+]
+
+
+def assert_refused(done, category: str, where: str, before, after) -> None:
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"{category}:" in done.stdout
+    assert where in done.stdout
+    assert "Traceback" not in done.stderr
+    assert after == before  # rows and constraints exactly as they were
+
+
+@pytest.mark.parametrize(("category", "sqlite_type", "pg_type", "bad"), VALUE_CASES,
+                         ids=[f"{case[0]}-{case[2].split()[0]}" for case in VALUE_CASES])
+def test_each_value_category_is_named_and_nothing_is_written(
+        category, sqlite_type, pg_type, bad, make_sqlite, migrate, pg_exec, target_state):
+    source = make_sqlite(f"CREATE TABLE t (id INTEGER PRIMARY KEY, v {sqlite_type});"
+                         f"INSERT INTO t VALUES (1, NULL); INSERT INTO t VALUES (7, {bad});"
+                         if category != "not-null" else
+                         f"CREATE TABLE t (id INTEGER PRIMARY KEY, v {sqlite_type});"
+                         f"INSERT INTO t VALUES (7, NULL);")
+    pg_exec(f"CREATE TABLE t (id integer PRIMARY KEY, v {pg_type}); "
+            "CREATE TABLE other (id integer PRIMARY KEY REFERENCES t (id))")
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, category, "t.v: 1 row(s)", before, target_state())
+    assert "rowid 7" in done.stdout
+
+
+def test_orphaned_foreign_keys_of_the_target_are_found(make_sqlite, migrate, pg_exec,
+                                                       target_state):
+    source = make_sqlite("CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+                         "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER);"
+                         "INSERT INTO parent VALUES (1);"
+                         "INSERT INTO child VALUES (1, 1), (2, 99), (3, NULL), (4, 98);")
+    pg_exec("CREATE TABLE parent (id integer PRIMARY KEY);"
+            "CREATE TABLE child (id integer PRIMARY KEY, parent_id integer "
+            "CONSTRAINT child_parent REFERENCES parent (id))")
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, "orphan-fk", "child.parent_id: 2 row(s)", before, target_state())
+    assert "(99) not in parent" in done.stdout and "child_parent" in done.stdout
+
+
+def test_duplicates_a_unique_constraint_would_refuse(make_sqlite, migrate, pg_exec,
+                                                     target_state):
+    source = make_sqlite("CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT, a INT, b INT);"
+                         "INSERT INTO u VALUES (1, 'x@y', 1, 1), (2, 'x@y', 1, 2),"
+                         " (3, NULL, 1, 1), (4, NULL, 2, 2);")
+    pg_exec("CREATE TABLE u (id integer PRIMARY KEY, email text UNIQUE, a int, b int, "
+            "CONSTRAINT u_ab UNIQUE (a, b))")
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, "duplicate-key", "u.email: 2 row(s)", before, target_state())
+    assert "u.a, b: 2 row(s)" in done.stdout and "u_ab" in done.stdout
+
+
+def test_schema_mismatches_are_preflight_errors(make_sqlite, migrate, pg_exec, target_state):
+    source = make_sqlite('CREATE TABLE "Mixed" (id INTEGER PRIMARY KEY, extra TEXT);'
+                         "CREATE TABLE gone (id INTEGER PRIMARY KEY);")
+    pg_exec('CREATE TABLE "Mixed" (id integer PRIMARY KEY, needed text NOT NULL);'
+            "CREATE TABLE mixed (id integer)")
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, "schema", "Mixed.extra", before, target_state())
+    assert "gone" in done.stdout and "Mixed.needed" in done.stdout
+
+
+def test_an_opted_in_coercion_converts_and_is_counted(make_sqlite, migrate, pg_exec, tmp_path):
+    import datetime as dt
+
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME);"
+                         "INSERT INTO t VALUES (1, 1714557600), (2, '2024-01-01 00:00:00.000000');")
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, at timestamptz)")
+    report = tmp_path / "r.json"
+    done = migrate(source, "--allow-coercion", "epoch-seconds", "--report", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "coerced by --allow-coercion epoch-seconds" in done.stdout
+    assert pg_exec("SELECT at FROM t ORDER BY id")[0] == (
+        dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC),)
+    assert json.loads(report.read_text())["preflight"]["coercions"] == {"epoch-seconds": 1}
