@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 
 import psycopg2
 import pytest
@@ -151,3 +152,17 @@ def test_a_second_load_while_one_runs_is_refused_untouched(chinook_path, pg_exec
         with pytest.raises(LoadInProgress, match="another load"):
             run_load(plan, chinook_path, pg_url, engine=PgloaderEngine())
     assert pg_exec('SELECT "Name" FROM "Artist"') == [("already here",)]
+
+
+def test_pgloader_stopping_at_invalid_utf8_is_caught_by_the_recount(make_sqlite, pg_exec, pg_url):
+    # preflight refuses this first; the engine must still never trust pgloader's exit status
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+                         rows={"t": [(i, f"row {i}") for i in range(1, 101)]})
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("UPDATE t SET v = CAST(x'41ff42' AS TEXT) WHERE id = 50")
+        conn.commit()
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, v text)")
+
+    with pytest.raises(LoadFailed, match=r"t: 49 of 100 rows in the target.*read 49 rows"):
+        run_load(plan_for(source, pg_url), source, pg_url)
+    assert target_counts(pg_url, ["t"]) == {"t": 0}
