@@ -61,21 +61,37 @@ def findings_from_migration(report: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def scaling_seconds(migration: dict[str, Any] | None, migrate_seconds: float) -> float:
+    """The part of the migrate step that grows with the data: the load and the verification.
+
+    The rest (process start, preflight set-up, key re-adds of empty tables) is a fixed cost.
+    """
+    load = ((migration or {}).get("load") or {}).get("seconds") or 0.0
+    verify = ((migration or {}).get("verification") or {}).get("seconds") or 0.0
+    return min(migrate_seconds, load + verify) if load else migrate_seconds
+
+
 def estimate_window(report: RehearsalReport, source_bytes: int, migrate_seconds: float,
                     production_bytes: int | None) -> dict[str, Any]:
-    """Scale the measured migration rate to the production file; add the fixed steps."""
-    rate = source_bytes / migrate_seconds if migrate_seconds > 0 else 0.0
-    fixed = sum(report.step_seconds(name) for name in FIXED_STEPS)
+    """Scale the data-bound part of the migration to the production file; add fixed costs.
+
+    window = (migrate fixed cost + load-and-verify seconds × production/rehearsal bytes
+              + schema + API start + smoke) × SAFETY_FACTOR
+    """
+    scaled = scaling_seconds(report.migration, migrate_seconds)
+    rate = source_bytes / scaled if scaled > 0 else 0.0
+    fixed = migrate_seconds - scaled + sum(report.step_seconds(name) for name in FIXED_STEPS)
     estimate: dict[str, Any] = {
         "rehearsal_bytes": source_bytes, "migrate_seconds": round(migrate_seconds, 2),
-        "bytes_per_second": round(rate), "fixed_steps_seconds": round(fixed, 2),
-        "safety_factor": SAFETY_FACTOR,
+        "load_and_verify_seconds": round(scaled, 2), "bytes_per_second": round(rate),
+        "fixed_seconds": round(fixed, 2), "safety_factor": SAFETY_FACTOR,
     }
     if production_bytes and rate > 0:
         migrate = production_bytes / rate
         estimate.update(production_bytes=production_bytes,
                         production_migrate_seconds=round(migrate, 1),
-                        production_window_seconds=round((migrate + fixed) * SAFETY_FACTOR, 1))
+                        production_window_seconds=round((migrate + fixed) * SAFETY_FACTOR, 1),
+                        extrapolation_factor=round(production_bytes / max(source_bytes, 1), 1))
     return estimate
 
 
@@ -106,10 +122,14 @@ def render_markdown(report: RehearsalReport) -> str:
     lines += ["", "## Production maintenance window", ""]
     if "production_window_seconds" in window:
         lines += [f"Estimated window: **{window['production_window_seconds'] / 60:.1f} min** for "
-                  f"{window['production_bytes'] / 1e6:.1f} MB of SQLite "
-                  f"(migration {window['production_migrate_seconds']:.0f} s at the measured "
+                  f"{window['production_bytes'] / 1e6:.1f} MB of SQLite (load + verify "
+                  f"{window['production_migrate_seconds']:.0f} s at the measured "
                   f"{window['bytes_per_second'] / 1e6:.2f} MB/s, plus "
-                  f"{window['fixed_steps_seconds']:.0f} s of fixed steps, × {SAFETY_FACTOR})."]
+                  f"{window['fixed_seconds']:.0f} s of fixed costs, × {SAFETY_FACTOR})."]
+        if window["extrapolation_factor"] > 100:
+            lines += ["", f"This extrapolates {window['extrapolation_factor']:.0f}× beyond the "
+                      "rehearsal: rehearse with `--rows` or `--sqlite` closer to production "
+                      "size for a firmer figure."]
     else:
         lines += [f"Measured {window.get('bytes_per_second', 0) / 1e6:.2f} MB/s of SQLite; pass "
                   "`--prod-sqlite PATH` or `--prod-size-mb N` for the production estimate."]

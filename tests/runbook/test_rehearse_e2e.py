@@ -1,0 +1,58 @@
+"""``invoke rehearse`` as a new user runs it: no arguments, nothing configured."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from runbook_support import run_invoke
+
+pytestmark = [pytest.mark.requires_pg, pytest.mark.slow]
+
+
+def _fresh_machine_environ(tmp_path) -> dict[str, str]:
+    """This environment without any database settings; reports go to tmp_path."""
+    environ = {key: value for key, value in os.environ.items()
+               if key not in ("PG_TEST_URL", "DB_URL", "SQLALCHEMY_DATABASE_URL")}
+    return {**environ, "REPORT_DIR": str(tmp_path / "reports")}
+
+
+def test_rehearse_with_no_arguments_passes_and_writes_the_report(tmp_path, monkeypatch):
+    for name in ("PG_TEST_URL", "DB_URL", "SQLALCHEMY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    done = run_invoke("rehearse", environ=_fresh_machine_environ(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "rehearsal PASSED" in done.stdout
+    (json_path,) = (tmp_path / "reports").glob("rehearsal-*.json")
+    (md_path,) = (tmp_path / "reports").glob("rehearsal-*.md")
+    report = json.loads(json_path.read_text())
+    assert report["ok"] is True
+    assert [s["name"] for s in report["steps"]] == [
+        "build demo SQLite", "start PostgreSQL", "schema", "migrate", "verify",
+        "start API on PostgreSQL", "smoke", "stop what the rehearsal started"]
+    assert all(step["ok"] and step["seconds"] > 0 for step in report["steps"])
+    tables = {t["table"]: t for t in report["tables"]}
+    assert tables["bookings"]["rows"] > 0 and tables["chat_messages"]["rows"] > 0
+    assert all(t["verdict"] == "ok" and t["source_checksum"] == t["target_checksum"]
+               for t in tables.values())
+    assert [c["name"] for c in report["smoke"] if c["ok"]] == [
+        "login", "me", "websocket", "bookings", "uploads"]
+    assert report["window"]["bytes_per_second"] > 0
+    markdown = md_path.read_text()
+    assert "# Rehearsal report — PASSED" in markdown
+    assert "## Production maintenance window" in markdown
+
+
+def test_a_failed_rehearsal_still_reports_and_stops_what_it_started(tmp_path, chinook_path):
+    """Chinook's tables are not the app's: migrate fails; the report says where; no traceback."""
+    done = run_invoke("rehearse", "--sqlite", str(chinook_path),
+                      environ={"REPORT_DIR": str(tmp_path / "reports")})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "rehearse failed" in done.stderr
+    (json_path,) = (tmp_path / "reports").glob("rehearsal-*.json")
+    report = json.loads(json_path.read_text())
+    assert report["ok"] is False
+    assert [(s["name"], s["ok"]) for s in report["steps"]][-1] == ("migrate", False)
+    assert "FAILED" in next((tmp_path / "reports").glob("rehearsal-*.md")).read_text()
