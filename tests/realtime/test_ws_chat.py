@@ -78,6 +78,7 @@ def test_bad_frames_get_an_error_and_the_socket_stays_open(api, seed) -> None:
     bad_frames = [
         ("not json", "valid JSON"),
         ("[1, 2]", "JSON object"),
+        ("{" + " " * 70_000 + "}", "longer than"),
         ({"type": "shout"}, "unknown frame type"),
         (send_to, "body"),
         ({**send_to, "body": ""}, "body"),

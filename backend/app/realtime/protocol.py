@@ -16,7 +16,7 @@ from app.schemas import OrmModel, RecordId, Text, UtcDatetime
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_REF_CHARS = 64
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_CHARS = 64 * 1024
 
 MessageId = Annotated[int, Field(ge=1, le=2**63 - 1)]  # chat_messages.id is a BIGINT
 
@@ -69,8 +69,8 @@ def parse_client_frame(text: str | bytes | None) -> ClientFrame:
     """The validated frame; FrameError naming what is wrong (not JSON, unknown type, bad field)."""
     if text is None:
         raise FrameError("binary frames are not supported; send JSON text")
-    if len(text) > MAX_FRAME_BYTES:
-        raise FrameError(f"frame larger than {MAX_FRAME_BYTES} bytes")
+    if len(text) > MAX_FRAME_CHARS:
+        raise FrameError(f"frame longer than {MAX_FRAME_CHARS} characters")
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError):
