@@ -22,8 +22,6 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Table, create_engine, text
 
 from app.models import (
@@ -37,9 +35,9 @@ from app.models import (
     Upload,
     User,
 )
+from app.schema import upgrade_to_head
 from app.security import hash_password
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
 DEFAULT_ROWS = 100_000
 BATCH = 5_000
 REPLY_CHAIN_LENGTH = 200
@@ -244,18 +242,6 @@ def generate(rows: int, seed: int) -> Iterator[tuple[Table, list[dict]]]:
                                         "updated_at": EPOCH}]
 
 
-def apply_schema(url: str) -> None:
-    """Alembic ``upgrade head`` on the URL (the schema always comes from the migrations)."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config(str(ALEMBIC_INI))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    finally:
-        engine.dispose()
-
-
 def _insert(connection: Connection, table: Table, rows: list[dict]) -> None:
     for start in range(0, len(rows), BATCH):
         connection.execute(table.insert(), rows[start:start + BATCH])
@@ -275,7 +261,7 @@ def build_demo_database(path: Path, rows: int = DEFAULT_ROWS, seed: int = 7,
         raise FileExistsError(f"{path} already exists")
     report = progress or (lambda _message: None)
     url = f"sqlite:///{path}"
-    apply_schema(url)
+    upgrade_to_head(url)
     engine = create_engine(url)
     counts: dict[str, int] = {}
     try:

@@ -19,7 +19,7 @@ from api_client import (
 )
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from helpers import TEST_SECRET_KEY, upgrade_schema
+from helpers import TEST_SECRET_KEY
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from app.crud.users import create_user
 from app.db import database
 from app.main import create_app
 from app.models import User
+from app.schema import upgrade_to_head
 from app.settings import Settings, load_settings
 
 
@@ -41,7 +42,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def migrated_url(db_url: str) -> str:
     """The backend's empty database with Alembic's schema at head."""
-    upgrade_schema(db_url)
+    upgrade_to_head(db_url)
     return db_url
 
 

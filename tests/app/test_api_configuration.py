@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from alembic.config import Config
-from helpers import ALEMBIC_INI
 from sqlalchemy import create_engine, inspect
 
 from app.db import database
 from app.main import create_app
+from app.schema import ALEMBIC_INI
 from app.settings import load_settings
 
 POOL_ENV = {"DB_POOL_SIZE": "7", "DB_MAX_OVERFLOW": "3", "DB_POOL_RECYCLE": "900"}

@@ -9,13 +9,14 @@ import sys
 import pytest
 from api_client import USER_EMAIL, USER_PASSWORD, bearer, login
 from fastapi.testclient import TestClient
-from helpers import PROJECT_ROOT, TEST_SECRET_KEY, upgrade_schema
+from helpers import PROJECT_ROOT, TEST_SECRET_KEY
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.crud.users import create_user
 from app.db import database
 from app.main import create_app
+from app.schema import upgrade_to_head
 from app.settings import load_settings
 from cutover.local_postgres import create_database, free_port
 from cutover.urls import sqlalchemy_url
@@ -24,7 +25,7 @@ from cutover.urls import sqlalchemy_url
 @pytest.mark.requires_pg
 def test_outage_answers_503_and_the_same_process_recovers(throwaway_cluster, tmp_path):
     url = sqlalchemy_url(create_database(throwaway_cluster.url))
-    upgrade_schema(url)
+    upgrade_to_head(url)
     seed = create_engine(url)
     with Session(seed) as session:
         create_user(session, email=USER_EMAIL, name="alice", password=USER_PASSWORD)
