@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from app.maintenance import MaintenanceStatus, read_maintenance, set_maintenance
 from app.settings import load_settings
-from cutover.urls import redact_url
+from cutover.urls import redact_url, sqlalchemy_url
 from runbook.api_env import current_database_url
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -33,7 +33,7 @@ def engine_for(url: str) -> Iterator[Engine]:
     """A short-lived engine for the API's database (SQLite pragmas included), disposed after."""
     from app.db import make_engine
 
-    engine = make_engine(load_settings(sqlalchemy_database_url=url, db_pool_size=1,
+    engine = make_engine(load_settings(sqlalchemy_database_url=sqlalchemy_url(url), db_pool_size=1,
                                        db_max_overflow=0))
     try:
         yield engine

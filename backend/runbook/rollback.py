@@ -104,7 +104,12 @@ def rows_missing_from_snapshot(snapshot: Path, pg_url: str,
 
 def check_new_rows(shell: Shell, snapshot: Path, pg_url: str, *, export: Path | None,
                    discard: bool) -> list[TableDelta]:
-    """Report rows written since the flip; refuse unless exported or explicitly discarded."""
+    """Report rows written since the flip; refuse unless exported or explicitly discarded.
+
+    In a dry run the rows are counted (read-only) but nothing is exported or refused.
+    """
+    if shell.dry_run:
+        export, discard = None, True
     deltas = [d for d in rows_missing_from_snapshot(snapshot, pg_url, export) if d.new_rows]
     total = sum(d.new_rows for d in deltas)
     shell.say(f"rows in PostgreSQL that the snapshot {snapshot.name} lacks: {total}")
@@ -130,8 +135,7 @@ def run_rollback(shell: Shell, cfg: RunbookConfig, *, snapshot: Path, export: Pa
     with steps.step("freeze writes"):
         set_freeze(shell, cfg, True, ROLLBACK_MESSAGE)
     with steps.step("rows written since the flip"):
-        if not shell.dry_run:
-            check_new_rows(shell, snapshot, current, export=export, discard=discard)
+        check_new_rows(shell, snapshot, current, export=export, discard=discard)
     with steps.step("point the API back at SQLite"):
         repoint_api(shell, cfg, sqlite_env(cfg.path(cfg.sqlite_path)), workers=cfg.api_workers,
                     production=True)
