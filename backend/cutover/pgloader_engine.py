@@ -49,6 +49,7 @@ from cutover.pgloader_command import (
     pgloader_path,
     run_pgloader,
     safe_source_path,
+    unquote_identifier,
 )
 from cutover.pgloader_progress import CopyProgress
 from cutover.progress import Progress
@@ -154,7 +155,8 @@ class _PgloaderProgress:
     def line(self, line: str) -> None:
         match = _COPY_STARTED.search(line)
         if match:
-            self.progress.note(f"pgloader: loading {match['table']}")
+            table = unquote_identifier(match["table"])
+            self.progress.note(f"{table}: loading {self.totals.get(table, 0):,} rows (pgloader)")
         elif " ERROR " in line or line.startswith("CONTEXT:"):
             self.progress.note(f"pgloader: {line.split(' ', 1)[-1]}")
 
