@@ -67,7 +67,7 @@ RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 BookingTime = Annotated[AwareDatetime, AfterValidator(_in_booking_range)]
 UtcDatetime = Annotated[dt.datetime, AfterValidator(as_utc)]
 Features = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-DecimalString = Annotated[Decimal, PlainSerializer(lambda value: str(value), return_type=str)]
+DecimalString = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str)]
 
 
 class ApiModel(BaseModel):

@@ -26,6 +26,9 @@ def test_only_admins_create_rooms_and_names_are_unique(client, room, admin_heade
     body = {"name": "Grace Hopper", "capacity": 4, "hourly_rate": "10"}
     assert client.post("/rooms", json=body).status_code == 401
     assert client.post("/rooms", headers=user_headers, json=body).status_code == 403
+    created = client.post("/rooms", headers=admin_headers, json=body)
+    assert created.status_code == 201 and created.json()["hourly_rate"] == "10.00"
+    assert client.get(f"/rooms/{created.json()['id']}").json() == created.json()
     duplicate = client.post("/rooms", headers=admin_headers, json={**body, "name": room["name"]})
     assert duplicate.status_code == 409
     for bad in ({**body, "capacity": 0}, {**body, "hourly_rate": "1.234"},
