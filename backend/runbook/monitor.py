@@ -87,6 +87,30 @@ def summary_line(state: MonitorState, elapsed: float) -> str:
             f"errors {state.errors}/{state.probes} ({state.error_rate:.1%})")
 
 
+def table_lines(state: MonitorState, elapsed: float) -> list[str]:
+    """The live view: one row per connection state, then latency and errors."""
+    total = sum(state.last_states.values())
+    lines = [f"monitor  t={elapsed:5.1f} s",
+             f"  {'connections':<22}{total:>6} / {state.pool_limit}"]
+    lines += [f"    {name:<20}{count:>6}" for name, count in sorted(state.last_states.items())]
+    lines += [f"  {'latency p50 / p95':<22}{state.percentile(0.5):>6.1f} / "
+              f"{state.percentile(0.95):.1f} ms",
+              f"  {'errors':<22}{state.errors:>6} / {state.probes} ({state.error_rate:.1%})"]
+    return lines
+
+
+class LiveTable:
+    """Redraws the table in place on a terminal (ANSI: cursor up, clear to end)."""
+
+    def __init__(self) -> None:
+        self.height = 0
+
+    def draw(self, lines: list[str]) -> None:
+        prefix = f"\x1b[{self.height}F\x1b[J" if self.height else ""
+        print(prefix + "\n".join(lines), flush=True)
+        self.height = len(lines)
+
+
 def violations(state: MonitorState, cfg: RunbookConfig) -> list[str]:
     found = []
     if state.max_connections_seen > state.pool_limit:
@@ -110,16 +134,17 @@ def run_monitor(shell: Shell, cfg: RunbookConfig, seconds: float, interval: floa
     shell.say(f"monitoring {cfg.api_url} and {redact_url(db_url)} for {seconds:.0f} s "
               f"(p95 ≤ {cfg.max_p95_ms:.0f} ms, errors ≤ {cfg.max_error_rate:.1%}, "
               f"connections ≤ {state.pool_limit})")
-    live = sys.stdout.isatty() if live is None else live
+    live_table = LiveTable() if (sys.stdout.isatty() if live is None else live) else None
     started = time.monotonic()
     with httpx.Client(base_url=cfg.api_url) as client:
         while (elapsed := time.monotonic() - started) < seconds or state.probes == 0:
             sample(client, db_url, state)
-            line = summary_line(state, time.monotonic() - started)
-            print(f"\r\x1b[2K{line}" if live else line, end="" if live else "\n", flush=True)
+            now = time.monotonic() - started
+            if live_table:
+                live_table.draw(table_lines(state, now))
+            else:
+                print(summary_line(state, now), flush=True)
             time.sleep(max(0.0, min(interval, seconds - elapsed)))
-    if live:
-        print()
     problems = violations(state, cfg)
     if problems:
         raise RunbookError("monitor thresholds crossed: " + "; ".join(problems))

@@ -1,0 +1,97 @@
+"""``monitor`` against a real API on PostgreSQL, and ``proxy`` without a proxy or Docker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from helpers import upgrade_schema
+from runbook_support import config_for, run_invoke, runbook_environ
+
+from cutover.urls import sqlalchemy_url
+from runbook import api_process
+from runbook.api_env import postgres_env, write_env_file
+from runbook.compose import docker_engine_status
+from runbook.errors import RunbookError
+from runbook.monitor import LiveTable, MonitorState, table_lines
+from runbook.proxy import credentials_kind
+
+
+@pytest.fixture
+def api_on_postgres(pg_url, tmp_path):
+    upgrade_schema(sqlalchemy_url(pg_url))
+    environ = runbook_environ(tmp_path, DB_URL=pg_url, DB_POOL_SIZE="2", DB_MAX_OVERFLOW="1",
+                              API_WORKERS="1")
+    cfg = config_for(environ)
+    write_env_file(cfg.path(cfg.api_env_file), {
+        **postgres_env(pg_url, cfg), "SECRET_KEY": environ["SECRET_KEY"]})
+    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
+    yield environ
+    api_process.stop_api(cfg)
+
+
+@pytest.mark.requires_pg
+def test_monitor_passes_within_thresholds_and_fails_past_them(api_on_postgres):
+    ok = run_invoke("monitor", "--seconds", "2", "--interval", "1", environ=api_on_postgres)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    lines = [line for line in ok.stdout.splitlines() if line.startswith("t=")]
+    assert lines and "\x1b[" not in ok.stdout  # plain lines when not on a terminal
+    assert "/3 (" in lines[-1]  # connections against the pool limit 1 × (2 + 1)
+
+    strict = run_invoke("monitor", "--seconds", "1", "--max-p95-ms", "0.001",
+                        environ=api_on_postgres)
+    assert strict.returncode == 1
+    assert "monitor thresholds crossed: p95 latency" in strict.stderr
+    assert "Traceback" not in strict.stderr
+
+
+def test_live_table_redraws_in_place(capsys):
+    state = MonitorState(pool_limit=10, latencies_ms=[1.0, 2.0, 30.0], probes=3, errors=1,
+                         last_states={"active": 2, "idle": 3})
+    table = LiveTable()
+    table.draw(table_lines(state, 1.0))
+    table.draw(table_lines(state, 2.0))
+    out = capsys.readouterr().out
+    assert out.count("\x1b[6F\x1b[J") == 1  # the second draw moves up over the 6 lines
+    assert "connections                5 / 10" in out and "errors" in out
+
+
+@pytest.mark.parametrize(("payload", "kind"), [
+    ({"type": "external_account", "audience": "//iam.googleapis.com/x"}, "external_account"),
+    ({"type": "service_account", "private_key_id": "k"}, "service_account"),
+])
+def test_credentials_kind_tells_wif_from_a_key_file(tmp_path, payload, kind):
+    path = tmp_path / "creds.json"
+    path.write_text(json.dumps(payload))
+    assert credentials_kind(path) == kind
+    assert credentials_kind(None) == "ambient"
+
+
+def test_unreadable_credentials_are_a_clear_error(tmp_path):
+    path = tmp_path / "creds.json"
+    path.write_text("not json")
+    with pytest.raises(RunbookError, match="not a readable JSON credentials file"):
+        credentials_kind(path)
+
+
+def test_proxy_without_binary_or_docker_says_what_to_install(tmp_path):
+    if shutil.which("cloud-sql-proxy") or docker_engine_status().available:
+        pytest.skip("a proxy binary or a Docker engine is available here")
+    creds = tmp_path / "wif.json"
+    creds.write_text(json.dumps({"type": "external_account"}))
+    environ = runbook_environ(tmp_path, CLOUD_SQL_INSTANCE="proj:europe-west1:db",
+                              GOOGLE_APPLICATION_CREDENTIALS=str(creds), PROXY_PORT="1")
+    done = run_invoke("proxy", environ=environ)
+    assert done.returncode == 1
+    assert "credentials: Workload Identity Federation" in done.stdout
+    assert "needs a Docker engine, but none answers" in done.stderr
+    assert "install the proxy binary" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.requires_pg
+def test_proxy_local_reuses_a_server_that_answers(pg_url, tmp_path):
+    done = run_invoke("proxy", "--local", environ=runbook_environ(tmp_path, DB_URL=pg_url))
+    assert done.returncode == 0, done.stderr
+    assert "reusing the PostgreSQL that answers at postgresql://cutover_app@" in done.stdout
