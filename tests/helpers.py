@@ -4,8 +4,7 @@
 environment on top of this process's, waits until ``GET /healthz`` answers and yields the base
 URL; on exit it stops the server (SIGTERM, then SIGKILL). ``serve_in_thread(app)`` runs a real
 uvicorn for an app object inside this process (so a test can watch the app's engine).
-``upgrade_schema(url)`` runs
-``alembic upgrade head`` against a database URL without touching ``os.environ``.
+``upgrade_schema(url)`` is ``app.schema.upgrade_to_head``: Alembic ``upgrade head`` on a URL.
 """
 
 from __future__ import annotations
@@ -22,15 +21,12 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine
 
+from app.schema import upgrade_to_head
 from cutover.local_postgres import free_port
 from cutover.urls import redact_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ALEMBIC_INI = PROJECT_ROOT / "backend" / "alembic.ini"
 TEST_SECRET_KEY = "test-secret-key-for-the-booking-api-0123456789"
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -127,11 +123,4 @@ def serve_in_thread(app, port: int | None = None) -> Iterator[str]:
 
 def upgrade_schema(db_url: str) -> None:
     """``alembic upgrade head`` on ``db_url`` (SQLAlchemy URL), through Alembic's env.py."""
-    engine = create_engine(db_url)
-    try:
-        with engine.begin() as connection:
-            config = Config(str(ALEMBIC_INI))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    finally:
-        engine.dispose()
+    upgrade_to_head(db_url)
