@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -144,7 +145,9 @@ class Bench:
         return step
 
     def run(self) -> None:
-        if not (self.keep and self.sqlite_path.exists()):
+        if self.sqlite_path.exists():
+            self.log(f"reusing {self.sqlite_path}")
+        else:
             self.log(f"building {self.sqlite_path} (~{self.rows:,} rows)")
             build_sqlite(self.sqlite_path, self.rows, log=self.log)
         plan_url = self.fresh_database()
@@ -221,9 +224,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS,
                         help=f"about how many source rows (default {DEFAULT_ROWS:,})")
     parser.add_argument("--keep", action="store_true",
-                        help="keep the SQLite file, CSVs and databases (and reuse the SQLite file)")
+                        help="keep the benchmark databases and the work directory")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="where the SQLite file and CSVs go (default: a temporary directory)")
+                        help="where the SQLite file and CSVs go, reused by later runs "
+                             "(default: a temporary directory, removed unless --keep)")
     return parser.parse_args(argv)
 
 
@@ -232,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cutover-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(args, workdir)
+    finally:
+        if args.workdir is None and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> int:
     with provide_server() as server:
         print(f"server: {server}; load average now {os.getloadavg()[0]:.2f}", flush=True)
         bench = Bench(server.url, workdir, args.rows, args.keep,
