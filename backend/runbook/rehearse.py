@@ -26,6 +26,7 @@ from cutover.local_postgres import create_database, drop_database, free_port, pr
 from cutover.urls import libpq_url, redact_url
 from runbook import api_process
 from runbook.api_env import check_connection_budget, postgres_env
+from runbook.compose import docker_engine_status
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.migrate import run_migration
@@ -54,6 +55,9 @@ def throwaway_database(shell: Shell) -> Iterator[str]:
     """
     environ = {"PG_TEST_URL": os.environ.get("PG_TEST_URL", "")}
     with provide_server(environ) as server:
+        if server.kind == "cluster":
+            shell.say(f"no Docker engine answers ({docker_engine_status().reason}); using a "
+                      "temporary cluster from the local PostgreSQL binaries instead")
         shell.say(f"PostgreSQL: {server}")
         url = create_database(server.url, owner=REHEARSAL_ROLE)
         try:
