@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,19 +10,20 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg2
+from alembic.util import CommandError
 from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.models import ChatThread, Room, ThreadMember, User
+from app.schema import upgrade_to_head
 from app.security import hash_password
 from cutover.local_postgres import create_database, drop_database, provide_server
 from cutover.urls import libpq_url, redact_text, sqlalchemy_url, with_database
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
-
 
 class SchemaFailed(RuntimeError):
-    """``alembic upgrade head`` failed; the message carries its output (passwords hidden)."""
+    """``alembic upgrade head`` failed; the message says why (passwords hidden)."""
 
 
 @dataclass(frozen=True)
@@ -90,13 +88,12 @@ def fresh_database(backend: str, workdir: Path, admin_url: str | None) -> Iterat
 
 
 def apply_schema(url: str) -> None:
-    """``alembic -c backend/alembic.ini upgrade head`` with ``DB_URL`` set to ``url``."""
-    env = {**os.environ, "DB_URL": sqlalchemy_url(url)}  # a libpq URL names the psycopg2 driver
-    done = subprocess.run([sys.executable, "-m", "alembic", "-c", str(ALEMBIC_INI), "upgrade",
-                           "head"], env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip().splitlines()[-15:]
-        raise SchemaFailed("alembic upgrade head failed:\n" + redact_text("\n".join(output)))
+    """``alembic upgrade head`` on ``url`` (the project's one Alembic call); SchemaFailed if not."""
+    try:
+        upgrade_to_head(sqlalchemy_url(url))  # a libpq URL becomes the psycopg2 driver's
+    except (SQLAlchemyError, CommandError) as exc:
+        first_line = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        raise SchemaFailed(f"alembic upgrade head failed: {redact_text(first_line)}") from None
 
 
 def vacuum_analyze(target: Target) -> None:
