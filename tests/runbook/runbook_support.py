@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from helpers import TEST_SECRET_KEY, upgrade_schema
@@ -65,6 +67,24 @@ def runbook_environ(tmp_path: Path, **extra: str) -> dict[str, str]:
 def config_for(environ: dict[str, str]):
     """The RunbookConfig a task would see with ``environ``."""
     return load_config({}, environ)
+
+
+@contextlib.contextmanager
+def api_running(environ: dict[str, str], database_env: dict[str, str]) -> Iterator[object]:
+    """Write the API's env file (database settings + test secrets), start the API as the
+    runbook does, yield the config; stop whichever API the pid file names afterwards."""
+    from runbook import api_process
+    from runbook.api_env import write_env_file
+
+    cfg = config_for(environ)
+    write_env_file(cfg.path(cfg.api_env_file), {
+        **database_env, "SECRET_KEY": environ["SECRET_KEY"], "UPLOAD_DIR": environ["UPLOAD_DIR"],
+        "MAINTENANCE_CACHE_SECONDS": "0.5"})
+    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
+    try:
+        yield cfg
+    finally:
+        api_process.stop_api(cfg)
 
 
 def run_invoke(*args: str, environ: dict[str, str]) -> subprocess.CompletedProcess:

@@ -8,10 +8,9 @@ import shlex
 import sqlite3
 
 import pytest
-from runbook_support import config_for, run_invoke, runbook_environ, seed_minimal_sqlite
+from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
-from runbook import api_process
-from runbook.api_env import current_database_url, sqlite_env, write_env_file
+from runbook.api_env import current_database_url, sqlite_env
 from runbook.maintenance import write_probe
 
 pytestmark = [pytest.mark.requires_pg, pytest.mark.slow]
@@ -33,12 +32,7 @@ def test_failures_before_and_after_the_flip_print_a_working_undo(pg_url, tmp_pat
         conn.commit()
     environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path), DB_URL=pg_url,
                               DB_POOL_SIZE="2", DB_MAX_OVERFLOW="1")
-    cfg = config_for(environ)
-    write_env_file(cfg.path(cfg.api_env_file), {
-        **sqlite_env(sqlite_path), "SECRET_KEY": environ["SECRET_KEY"],
-        "UPLOAD_DIR": environ["UPLOAD_DIR"], "MAINTENANCE_CACHE_SECONDS": "0.5"})
-    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
-    try:
+    with api_running(environ, sqlite_env(sqlite_path)) as cfg:
         # 1. The preflight rejects the bad row: stop at migrate, still on SQLite, frozen.
         failed = run_invoke("cutover", "--yes", "--local", environ=environ)
         assert failed.returncode == 1
@@ -67,5 +61,3 @@ def test_failures_before_and_after_the_flip_print_a_working_undo(pg_url, tmp_pat
         assert back.returncode == 0, back.stdout[-3000:] + back.stderr
         assert current_database_url(cfg).startswith("sqlite")
         assert write_probe(cfg.api_url) != 503
-    finally:
-        api_process.stop_api(cfg)

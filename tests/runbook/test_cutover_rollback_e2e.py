@@ -12,13 +12,12 @@ import sqlite3
 
 import psycopg2
 import pytest
-from runbook_support import config_for, run_invoke, runbook_environ, seed_minimal_sqlite
+from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 from write_traffic import WriteTraffic
 
 from app.models import Base
 from cutover.urls import libpq_url
-from runbook import api_process
-from runbook.api_env import current_database_url, sqlite_env, write_env_file
+from runbook.api_env import current_database_url, sqlite_env
 from runbook.maintenance import write_probe
 
 pytestmark = [pytest.mark.requires_pg, pytest.mark.slow]
@@ -62,51 +61,45 @@ def test_cutover_under_write_traffic_then_rollback(pg_url, tmp_path):
     sqlite_path = seed_minimal_sqlite(tmp_path / "live.db")
     environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path), DB_URL=pg_url,
                               DB_POOL_SIZE="3", DB_MAX_OVERFLOW="2", MONITOR_MAX_P95_MS="3000")
-    cfg = config_for(environ)
-    write_env_file(cfg.path(cfg.api_env_file), {
-        **sqlite_env(sqlite_path), "SECRET_KEY": environ["SECRET_KEY"],
-        "UPLOAD_DIR": environ["UPLOAD_DIR"], "MAINTENANCE_CACHE_SECONDS": "0.5"})
-    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
-    traffic = WriteTraffic(cfg.api_url, "user1@example.com", "password1", room_id=1).start()
-    try:
-        traffic.wait_for(201, count=5)
-        cut = run_invoke("cutover", "--yes", "--local", "--monitor-seconds", "3",
-                         environ=environ)
-        assert cut.returncode == 0, _ran(cut)
-        assert current_database_url(cfg).startswith("postgresql")
-        traffic.wait_for(201, count=_accepted(traffic.snapshot()) + 5)  # PostgreSQL takes writes
-        during_cutover = traffic.snapshot()
+    with api_running(environ, sqlite_env(sqlite_path)) as cfg:
+        traffic = WriteTraffic(cfg.api_url, "user1@example.com", "password1", room_id=1).start()
+        try:
+            traffic.wait_for(201, count=5)
+            cut = run_invoke("cutover", "--yes", "--local", "--monitor-seconds", "3",
+                             environ=environ)
+            assert cut.returncode == 0, _ran(cut)
+            assert current_database_url(cfg).startswith("postgresql")
+            # PostgreSQL takes writes after the window
+            traffic.wait_for(201, count=_accepted(traffic.snapshot()) + 5)
+            during_cutover = traffic.snapshot()
 
-        # Every accepted write is in PostgreSQL; every other attempt left no row anywhere.
-        pg_titles = _pg_titles(pg_url)
-        assert {a.title for a in during_cutover if a.status == 201} <= pg_titles
-        assert not {a.title for a in during_cutover if a.status != 201} & pg_titles
-        assert any(a.status == 503 for a in during_cutover), "the window refused nothing"
-        assert {a.status for a in during_cutover} <= {201, 503, None}
-        # No row lost from SQLite: every primary key there is in PostgreSQL.
-        for table in KEYED_TABLES:
-            missing = _sqlite_keys(sqlite_path, table) - _pg_keys(pg_url, table)
-            assert not missing, f"{table.name}: {len(missing)} rows lost by the cutover"
-        after_flip = pg_titles - _sqlite_titles(sqlite_path)
-        assert after_flip, "no write reached PostgreSQL after the flip"
+            # Every accepted write is in PostgreSQL; every other attempt left no row anywhere.
+            pg_titles = _pg_titles(pg_url)
+            assert {a.title for a in during_cutover if a.status == 201} <= pg_titles
+            assert not {a.title for a in during_cutover if a.status != 201} & pg_titles
+            assert any(a.status == 503 for a in during_cutover), "the window refused nothing"
+            assert {a.status for a in during_cutover} <= {201, 503, None}
+            # No row lost from SQLite: every primary key there is in PostgreSQL.
+            for table in KEYED_TABLES:
+                missing = _sqlite_keys(sqlite_path, table) - _pg_keys(pg_url, table)
+                assert not missing, f"{table.name}: {len(missing)} rows lost by the cutover"
+            after_flip = pg_titles - _sqlite_titles(sqlite_path)
+            assert after_flip, "no write reached PostgreSQL after the flip"
 
-        refused = run_invoke("rollback", "--yes", environ=environ)
-        assert refused.returncode == 1, _ran(refused)
-        assert "would be lost" in refused.stderr and "Traceback" not in refused.stderr
-        assert current_database_url(cfg).startswith("postgresql")
-        assert write_probe(cfg.api_url) == 503  # left frozen, nothing discarded
+            refused = run_invoke("rollback", "--yes", environ=environ)
+            assert refused.returncode == 1, _ran(refused)
+            assert "would be lost" in refused.stderr and "Traceback" not in refused.stderr
+            assert current_database_url(cfg).startswith("postgresql")
+            assert write_probe(cfg.api_url) == 503  # left frozen, nothing discarded
 
-        export = tmp_path / "export"
-        back = run_invoke("rollback", "--yes", "--export", str(export), environ=environ)
-        assert back.returncode == 0, _ran(back)
-        assert current_database_url(cfg).startswith("sqlite")
-        traffic.wait_for(201, count=_accepted(traffic.snapshot()) + 5)  # SQLite takes writes
-    finally:
-        attempts = traffic.stop()
-        api_process.stop_api(cfg)
+            export = tmp_path / "export"
+            back = run_invoke("rollback", "--yes", "--export", str(export), environ=environ)
+            assert back.returncode == 0, _ran(back)
+            assert current_database_url(cfg).startswith("sqlite")
+            traffic.wait_for(201, count=_accepted(traffic.snapshot()) + 5)  # SQLite takes writes
+        finally:
+            attempts = traffic.stop()
 
-    print({status: sum(a.status == status for a in attempts) for status in (201, 503, None)},
-          cut.stdout, back.stdout, sep="\n")
     with open(export / "bookings.csv", newline="", encoding="utf-8") as handle:
         exported = {row["title"] for row in csv.DictReader(handle)}
     final_sqlite, final_pg = _sqlite_titles(sqlite_path), _pg_titles(pg_url)

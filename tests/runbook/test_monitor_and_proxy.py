@@ -7,11 +7,10 @@ import shutil
 
 import pytest
 from helpers import upgrade_schema
-from runbook_support import config_for, run_invoke, runbook_environ
+from runbook_support import api_running, config_for, run_invoke, runbook_environ
 
 from cutover.urls import sqlalchemy_url
-from runbook import api_process
-from runbook.api_env import postgres_env, write_env_file
+from runbook.api_env import postgres_env
 from runbook.compose import docker_engine_status
 from runbook.errors import RunbookError
 from runbook.monitor import LiveTable, MonitorState, table_lines
@@ -23,12 +22,8 @@ def api_on_postgres(pg_url, tmp_path):
     upgrade_schema(sqlalchemy_url(pg_url))
     environ = runbook_environ(tmp_path, DB_URL=pg_url, DB_POOL_SIZE="2", DB_MAX_OVERFLOW="1",
                               API_WORKERS="1")
-    cfg = config_for(environ)
-    write_env_file(cfg.path(cfg.api_env_file), {
-        **postgres_env(pg_url, cfg), "SECRET_KEY": environ["SECRET_KEY"]})
-    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
-    yield environ
-    api_process.stop_api(cfg)
+    with api_running(environ, postgres_env(pg_url, config_for(environ))):
+        yield environ
 
 
 @pytest.mark.requires_pg

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from runbook_support import config_for, run_invoke, runbook_environ, seed_minimal_sqlite
+from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
-from runbook import api_process
-from runbook.api_env import sqlite_env, write_env_file
+from runbook.api_env import sqlite_env
 from runbook.maintenance import read_flag, set_freeze
 from runbook.shell import Shell
 from runbook.smoke import CHECKS, run_smoke, smoke_or_fail
@@ -25,15 +24,8 @@ def running_api(tmp_path_factory) -> Iterator[tuple[dict, object, Path]]:
     tmp_path = tmp_path_factory.mktemp("api")
     sqlite_path = seed_minimal_sqlite(tmp_path / "live.db")
     environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path))
-    cfg = config_for(environ)
-    write_env_file(cfg.path(cfg.api_env_file), {
-        **sqlite_env(sqlite_path), "SECRET_KEY": environ["SECRET_KEY"],
-        "UPLOAD_DIR": environ["UPLOAD_DIR"], "MAINTENANCE_CACHE_SECONDS": "0.5"})
-    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
-    try:
+    with api_running(environ, sqlite_env(sqlite_path)) as cfg:
         yield environ, cfg, sqlite_path
-    finally:
-        api_process.stop_api(cfg)
 
 
 def test_smoke_passes_every_check_on_a_healthy_api(running_api):
