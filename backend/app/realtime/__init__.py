@@ -31,7 +31,12 @@ async def start_realtime(app) -> None:
 
 
 async def stop_realtime(app) -> None:
-    """Stop the listener and the dispatcher (sockets still open are closed by the server)."""
+    """Stop the listener and the dispatcher (sockets still open are closed by the server).
+
+    The stopped service is discarded: its hub is bound to this event loop, so a later start of
+    the same app (a second lifespan, as in tests) builds a fresh one.
+    """
     service = getattr(app.state, "realtime", None)
     if service is not None:
         await service.stop()
+        app.state.realtime = None
