@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
@@ -30,6 +32,16 @@ def migrate_command(cfg: RunbookConfig, sqlite: Path, pg: str, *, engine: str | 
     return command
 
 
+def split_password(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its password, and the password as ``PGPASSWORD`` for libpq/pgloader,
+    so that it never appears on a command line (``ps``) or in the echo."""
+    parsed = make_url(url)
+    if parsed.password is None:
+        return url, {}
+    bare = parsed._replace(password=None).render_as_string(hide_password=False)
+    return bare, {"PGPASSWORD": str(parsed.password)}
+
+
 def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
                   engine: str | None = None, report: Path | None = None,
                   quiet: bool = False, preflight_in_dry_run: bool = True
@@ -41,9 +53,10 @@ def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
     """
     if not sqlite.is_file():
         raise RunbookError(f"no SQLite file at {sqlite} (pass --sqlite or set SQLITE_PATH)")
-    command = migrate_command(cfg, sqlite, pg, engine=engine, report=report,
+    bare_url, secret_env = split_password(pg)
+    command = migrate_command(cfg, sqlite, bare_url, engine=engine, report=report,
                               dry_run=shell.dry_run, yes=shell.assume_yes, quiet=quiet)
-    shell.run(command, cwd=PROJECT_ROOT, always=preflight_in_dry_run)
+    shell.run(command, env=secret_env, cwd=PROJECT_ROOT, always=preflight_in_dry_run)
     if report is None or not report.is_file():
         return None
     return json.loads(report.read_text(encoding="utf-8"))

@@ -95,6 +95,8 @@ def test_schema_and_migrate_dry_runs_leave_the_target_as_it_was(on_sqlite, pg_ur
     upgrade_schema(sqlalchemy_url(pg_url))
     migrate = run_invoke("migrate", "--dry-run", "--sqlite", str(sqlite_path), environ=environ)
     _assert_clean(migrate)
+    assert "$ PGPASSWORD=*** " in migrate.stdout  # the password never on the command line
+    assert "--pg postgresql://cutover_app@127.0.0.1" in migrate.stdout
     assert "--dry-run" in migrate.stdout
     assert _row_count(pg_url, "users") == 0
 
