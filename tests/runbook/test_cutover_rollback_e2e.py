@@ -1,4 +1,5 @@
-"""The production path end to end, locally: an API on SQLite under live write traffic,
+"""The production path end to end, locally: an API on SQLite (the demo data: every table has
+rows) under live write traffic,
 ``invoke cutover`` (freeze, snapshot, proxy --local, schema, migrate, flip, unfreeze, monitor),
 then ``invoke rollback`` back to SQLite. No write is accepted inside a window, and no row is
 lost in either direction (rows PostgreSQL got after the flip are exported by the rollback).
@@ -12,7 +13,7 @@ import sqlite3
 
 import psycopg2
 import pytest
-from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
+from runbook_support import api_running, build_demo_sqlite, run_invoke, runbook_environ
 from write_traffic import WriteTraffic
 
 from app.models import Base
@@ -27,7 +28,7 @@ KEYED_TABLES = [t for t in Base.metadata.sorted_tables if t.name != "maintenance
 
 def _sqlite_keys(path, table) -> set[tuple]:
     columns = ", ".join(c.name for c in table.primary_key.columns)
-    with contextlib.closing(sqlite3.connect(path)) as conn:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         return set(conn.execute(f"SELECT {columns} FROM {table.name}").fetchall())
 
 
@@ -58,7 +59,7 @@ def _ran(done) -> str:
 
 
 def test_cutover_under_write_traffic_then_rollback(pg_url, tmp_path):
-    sqlite_path = seed_minimal_sqlite(tmp_path / "live.db")
+    sqlite_path = build_demo_sqlite(tmp_path / "live.db", rows=500)
     environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path), DB_URL=pg_url,
                               DB_POOL_SIZE="3", DB_MAX_OVERFLOW="2", MONITOR_MAX_P95_MS="3000")
     with api_running(environ, sqlite_env(sqlite_path)) as cfg:
@@ -110,3 +111,8 @@ def test_cutover_under_write_traffic_then_rollback(pg_url, tmp_path):
         else:  # refused or unanswered: no row anywhere
             assert attempt.title not in final_sqlite | final_pg, attempt
     assert {a.status for a in attempts} <= {201, 503, None}
+    # No row lost on the way back: SQLite still holds every row of the cutover's snapshot.
+    (snapshot,) = (tmp_path / "snapshots").glob("*.sqlite")
+    for table in KEYED_TABLES:
+        missing = _sqlite_keys(snapshot, table) - _sqlite_keys(sqlite_path, table)
+        assert not missing, f"{table.name}: {len(missing)} rows lost by the rollback"

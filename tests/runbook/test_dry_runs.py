@@ -73,6 +73,16 @@ def test_cutover_dry_run_prints_every_step_and_changes_nothing(on_sqlite, pg_url
     assert _tables(pg_url) == set()
 
 
+def test_cutover_without_yes_or_a_terminal_asks_and_changes_nothing(on_sqlite, pg_url):
+    environ, _cfg, sqlite_path = on_sqlite
+    done = run_invoke("cutover", "--local", environ=environ)
+    assert done.returncode == 1
+    assert "cutover stopped at step 'freeze writes'" in done.stderr
+    assert "re-run with --yes" in done.stderr and "Traceback" not in done.stderr
+    assert not read_flag(f"sqlite:///{sqlite_path}").enabled
+    assert _tables(pg_url) == set()
+
+
 def test_point_api_dry_run_shows_the_redacted_diff_and_writes_nothing(on_sqlite):
     environ, cfg, _sqlite_path = on_sqlite
     env_before = cfg.path(cfg.api_env_file).read_text()
