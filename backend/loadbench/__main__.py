@@ -14,7 +14,7 @@ import psycopg2
 
 from cutover.local_postgres import NoPostgresAvailable
 from cutover.urls import redact_text
-from loadbench.config import DEFAULT_SCENARIOS, SCENARIOS, BenchConfig
+from loadbench.config import DEFAULT_SCENARIOS, SCENARIOS, WORKLOAD_MIX, BenchConfig, parse_mix
 from loadbench.database import SchemaFailed
 from loadbench.report import render
 from loadbench.scenarios import run_scenarios
@@ -31,6 +31,13 @@ def _scenarios(text: str) -> tuple[str, ...]:
             f"unknown scenario(s) {', '.join(unknown) or '(none)'}; "
             f"choose from {', '.join(SCENARIOS)}")
     return chosen
+
+
+def _mix(text: str) -> tuple[tuple[str, int], ...]:
+    try:
+        return parse_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(kind):
@@ -60,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="upper bound of operations per client (default %(default)s)")
     parser.add_argument("--workers", type=_positive(int), default=DEFAULTS.workers,
                         help="uvicorn workers of -Nw scenarios and the storm (default %(default)s)")
+    parser.add_argument("--mix", type=_mix, default=DEFAULTS.mix,
+                        help="operation weights over the default mix, e.g. login=0 (default: "
+                             + ",".join(f"{op}={weight}" for op, weight in WORKLOAD_MIX.items())
+                             + ")")
     parser.add_argument("--pg", default=os.environ.get("PG_URL"),
                         help="admin URL of a PostgreSQL server for the benchmark databases "
                              "(default: $PG_URL, else PG_TEST_URL/DB_URL, else a temp cluster)")
@@ -81,7 +92,8 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     """The run's configuration from parsed flags (everything else keeps its default)."""
     return dataclasses.replace(
         DEFAULTS, scenarios=args.scenarios, clients=args.clients, duration_s=args.duration,
-        max_requests_per_client=args.max_requests, workers=args.workers, pg_url=args.pg,
+        max_requests_per_client=args.max_requests, mix=args.mix, workers=args.workers,
+        pg_url=args.pg,
         storm_sockets=args.storm_sockets, storm_users=args.storm_users,
         storm_jitter_s=args.storm_jitter, json_path=args.json)
 
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loadbench: PostgreSQL refused the benchmark's setup: {redact_text(first_line)}",
               file=sys.stderr)
         return 2
+    mix = ", ".join(f"{op} {weight}" for op, weight in config.mix)
+    print(f"{config.clients} clients, {config.duration_s:g} s per scenario, mix: {mix}\n")
     print(render(results, storm, detail=args.detail))
     if config.json_path is not None:
         write_json(config.json_path, config, results, storm)

@@ -18,6 +18,26 @@ WORKLOAD_MIX: dict[str, int] = {
     "ws_message": 25,
 }
 
+
+def parse_mix(text: str) -> tuple[tuple[str, int], ...]:
+    """``op=weight,...`` over the default mix (unnamed operations keep their weight).
+
+    Raises ValueError naming the bad part: an unknown operation, a negative or non-integer
+    weight, or a mix whose weights are all zero.
+    """
+    mix = dict(WORKLOAD_MIX)
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, _, weight = part.partition("=")
+        if name not in mix:
+            raise ValueError(f"unknown operation {name!r} in the mix; known: {', '.join(mix)}")
+        if not weight.isdigit():
+            raise ValueError(f"weight of {name} must be a whole number >= 0, got {weight!r}")
+        mix[name] = int(weight)
+    if not any(mix.values()):
+        raise ValueError("every weight of the mix is 0")
+    return tuple(mix.items())
+
+
 SCENARIOS = ("sqlite-1w", "sqlite-Nw", "pg-1w", "pg-Nw", "storm")
 DEFAULT_SCENARIOS = ("sqlite-1w", "pg-1w", "pg-Nw", "storm")
 
@@ -30,6 +50,7 @@ class BenchConfig:
     clients: int = 16
     duration_s: float = 20.0
     max_requests_per_client: int = 5000
+    mix: tuple[tuple[str, int], ...] = tuple(WORKLOAD_MIX.items())
     workers: int = 2
     pg_url: str | None = field(default=None, repr=False)  # admin URL; may hold a password
     rooms: int = 8

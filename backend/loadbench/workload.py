@@ -1,8 +1,9 @@
 """The mixed workload: each client is one user with one socket, running random operations.
 
-Operations (weights in ``config.WORKLOAD_MIX``): log in again, create a booking in a random room
-and hour (a 409 from the overlap check is an expected conflict), list own bookings, list rooms,
-upload a small file, and send a chat message into the shared thread, waiting for its echo.
+Operations (default weights in ``config.WORKLOAD_MIX``, ``--mix`` changes them): log in again,
+create a booking in a random room and hour (a 409 from the overlap check is an expected
+conflict), list own bookings, list rooms, upload a small file, and send a chat message into the
+shared thread, waiting for its echo.
 Every delivery of a message to any member's socket is timed from the moment it was sent.
 """
 
@@ -19,7 +20,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from loadbench.config import WORKLOAD_MIX, BenchConfig
+from loadbench.config import BenchConfig
 from loadbench.database import SeedData, SeededUser
 from loadbench.results import Recorder
 from loadbench.wsclient import HandshakeFailed, describe_close, open_socket
@@ -218,8 +219,8 @@ class Client:
         operations = {"login": self.login, "create_booking": self.create_booking,
                       "list_bookings": self.list_bookings, "list_rooms": self.list_rooms,
                       "upload": self.upload, "ws_message": self.send_message}
-        names = list(WORKLOAD_MIX)
-        weights = [WORKLOAD_MIX[name] for name in names]
+        names = [name for name, _ in self.config.mix]
+        weights = [weight for _, weight in self.config.mix]
         for _ in range(self.config.max_requests_per_client):
             if time.perf_counter() >= deadline:
                 break

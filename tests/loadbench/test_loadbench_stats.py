@@ -1,4 +1,4 @@
-"""Percentiles, summaries and the per-scenario recorder of the load benchmark."""
+"""Percentiles, summaries, the per-scenario recorder and the workload mix of the benchmark."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import statistics
 
 import pytest
 
+from loadbench.config import WORKLOAD_MIX, parse_mix
 from loadbench.results import Recorder
 from loadbench.stats import percentile, summarize, summarize_gauge
 
@@ -77,3 +78,19 @@ def test_recorder_absorbs_set_up_failures_without_their_latencies():
 def test_recorder_refuses_an_unknown_error_kind():
     with pytest.raises(ValueError, match="unknown error kind"):
         Recorder().error("login", "oops", "x")
+
+
+def test_mix_overrides_named_weights_and_keeps_the_others():
+    mix = dict(parse_mix("login=0, upload=3"))
+    assert mix["login"] == 0 and mix["upload"] == 3
+    assert mix["create_booking"] == WORKLOAD_MIX["create_booking"]
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("logout=1", "unknown operation 'logout'"),
+    ("login=-1", "whole number"),
+    (",".join(f"{op}=0" for op in WORKLOAD_MIX), "every weight"),
+])
+def test_mix_refuses_unknown_operations_bad_weights_and_an_empty_mix(text, complaint):
+    with pytest.raises(ValueError, match=complaint):
+        parse_mix(text)
