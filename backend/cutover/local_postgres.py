@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
+from sqlalchemy.engine import make_url
 
 from cutover.urls import libpq_url, redact_url, with_database
 
@@ -224,8 +225,9 @@ def create_database(admin_url: str, name: str | None = None, owner: str | None =
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = with_database(libpq_url(admin_url), name)
     if owner:
-        from sqlalchemy.engine import make_url
-        url = make_url(url).set(username=owner, password=None).render_as_string(hide_password=False)
+        # URL.set() ignores None, so the admin's password would be handed on: replace it.
+        url = (make_url(url)._replace(username=owner, password=None)
+               .render_as_string(hide_password=False))
     return url
 
 

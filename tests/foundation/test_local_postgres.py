@@ -55,3 +55,13 @@ def test_nothing_available_says_what_to_provide() -> None:
     message = str(excinfo.value)
     for hint in ("PG_TEST_URL", "Docker", "apt-get install postgresql"):
         assert hint in message
+
+
+def test_owner_url_does_not_inherit_the_admin_password(pg_server) -> None:
+    admin_with_password = pg_server.url.replace("postgres@", "postgres:admin-secret@", 1)
+    url = create_database(admin_with_password, owner="cutover_app")
+    try:
+        assert "admin-secret" not in url
+        assert url.startswith("postgresql://cutover_app@")
+    finally:
+        drop_database(pg_server.url, url.rsplit("/", 1)[-1])
