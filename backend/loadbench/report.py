@@ -48,7 +48,7 @@ def load_table(results: Sequence[LoadResult]) -> str:
     """One row per scenario: throughput, latency, errors, conflicts, connections, CPU."""
     header = ["scenario", "workers", "clients", "requests", "req/s", "p50 / p95 / p99 ms",
               "errors 5xx/timeout/conn/4xx/ws", "409 (expected)", "DB conns max / mean (busy max)",
-              "CPU (% of 1 core) API / DB / generator"]
+              "CPU (% of 1 core) API / DB / generator / others"]
     rows = []
     for r in results:
         errors = r.errors
@@ -57,8 +57,8 @@ def load_table(results: Sequence[LoadResult]) -> str:
                      f"{r.error_total} ({errors['5xx']}/{errors['timeout']}/"
                      f"{errors['connection']}/{errors['4xx']}/{errors['ws']})",
                      str(r.conflicts), _connections(r),
-                     " / ".join(_percent(cpu, r.wall_s) for cpu in (
-                         r.server_cpu_s, r.database_cpu_s, r.generator_cpu_s))])
+                     " / ".join(_percent(cpu, r.cpu_span_s) for cpu in (
+                         r.server_cpu_s, r.database_cpu_s, r.generator_cpu_s, r.others_cpu_s))])
     return table(header, rows)
 
 

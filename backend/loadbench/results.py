@@ -129,15 +129,23 @@ class LoadResult:
     ws_echo: LatencySummary
     db_connections: GaugeSummary
     db_busy: GaugeSummary
+    cpu_span_s: float  # the time the CPU figures cover: set-up, measured window and drain
     server_cpu_s: float
     generator_cpu_s: float
     database_cpu_s: float | None  # PostgreSQL backends of this database, when local
+    machine_cpu_s: float  # every process on the machine, ours included
     per_op: dict[str, OpFigures]
     error_samples: list[tuple[ErrorSample, int]] = field(default_factory=list)
 
     @property
     def error_total(self) -> int:
         return sum(self.errors.values())
+
+    @property
+    def others_cpu_s(self) -> float:
+        """CPU that other processes on the machine took meanwhile (not the API, DB, generator)."""
+        ours = self.server_cpu_s + self.generator_cpu_s + (self.database_cpu_s or 0.0)
+        return max(0.0, self.machine_cpu_s - ours)
 
 
 @dataclass(frozen=True)

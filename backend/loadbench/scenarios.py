@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from app.settings import Settings, load_settings
 from loadbench.config import PASSWORD, BenchConfig
 from loadbench.database import (
@@ -64,15 +66,24 @@ def staged_api(config: BenchConfig, backend: str, workers: int, workdir: Path,
             yield Stage(target, seeded, server, settings)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (every core, every process) so far."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> LoadResult:
     """The mixed workload against a staged API, with the database and CPU watched meanwhile."""
-    server_cpu = stage.server.cpu_seconds()
-    generator_cpu = time.process_time()
+    server_cpu, generator_cpu, machine_cpu = (stage.server.cpu_seconds(), time.process_time(),
+                                              machine_busy_seconds())
+    span = time.perf_counter()
     with ConnectionSampler(stage.target, config.sample_interval_s) as sampler:
         recorder, wall = asyncio.run(run_workload(config, stage.seed, stage.server.base_url,
                                                   stage.server.ws_url))
+    span = time.perf_counter() - span
     server_cpu = stage.server.cpu_seconds() - server_cpu
     generator_cpu = time.process_time() - generator_cpu
+    machine_cpu = machine_busy_seconds() - machine_cpu
     if sampler.failure:
         stderr_progress(f"    {sampler.failure}")
     requests = recorder.requests()
@@ -86,8 +97,9 @@ def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> 
         ws_delivery=summarize(recorder.deliveries),
         ws_echo=echo.latency if echo else summarize([]),
         db_connections=sampler.connections(), db_busy=sampler.busy(),
-        server_cpu_s=server_cpu, generator_cpu_s=generator_cpu,
-        database_cpu_s=sampler.backend_cpu.seconds(), per_op=recorder.per_op(),
+        cpu_span_s=span, server_cpu_s=server_cpu, generator_cpu_s=generator_cpu,
+        database_cpu_s=sampler.backend_cpu.seconds(), machine_cpu_s=machine_cpu,
+        per_op=recorder.per_op(),
         error_samples=recorder.top_errors(),
     )
 

@@ -19,7 +19,8 @@ def load_result(scenario: str, workers: int, requests_per_s: float, **changes) -
         errors=dict(NO_ERRORS), conflicts=3, ws_sent=10, ws_delivered=160, ws_expected=160,
         ws_delivery=summarize([0.01]), ws_echo=summarize([0.01]),
         db_connections=summarize_gauge([3, 5]), db_busy=summarize_gauge([1, 2]),
-        server_cpu_s=30.0, generator_cpu_s=10.0, database_cpu_s=None, per_op={})
+        cpu_span_s=22.0, server_cpu_s=30.0, generator_cpu_s=10.0, database_cpu_s=None,
+        machine_cpu_s=41.0, per_op={})
     return dataclasses.replace(result, **changes)
 
 
