@@ -193,7 +193,10 @@ class PgloaderEngine:
         started = time.monotonic()
         sqlite_path = Path(sqlite_path)
         totals = _source_counts(sqlite_path, plan)
-        conn = psycopg2.connect(libpq_url(pg_url), application_name="cutover-pgloader-engine")
+        try:
+            conn = psycopg2.connect(libpq_url(pg_url), application_name="cutover-pgloader-engine")
+        except psycopg2.Error as exc:
+            raise LoadFailed(redact_text(f"cannot connect: {exc}".strip())) from exc
         with contextlib.closing(conn), load_lock(conn):
             recover_interrupted_run(conn, progress.note)
             with safe_source_path(sqlite_path) as source_link:
