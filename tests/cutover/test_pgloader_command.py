@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+from pathlib import Path
 
 import psutil
 import psycopg2
@@ -19,6 +21,7 @@ from cutover.pgloader_command import (
 )
 from cutover.pgloader_engine import PgloaderEngine
 
+MIGRATE = Path(__file__).resolve().parents[2] / "scripts" / "migrate_sqlite_to_pg.sh"
 SECRET = "s3cret-Pass_word"
 SCRAM_HBA = """
 local all all trust
@@ -78,3 +81,17 @@ def test_summary_rows_are_read_by_quoted_name():
     odd = summary['Odd "Name"']
     assert (odd.errors, odd.read, odd.imported, odd.seconds) == (2, 10, 8, 0.25)
     assert unquote_identifier('"a"."b"') == "b"
+
+
+@pytest.mark.requires_pg
+def test_coercions_are_refused_with_pgloader_and_nothing_is_written(make_sqlite, pg_exec, pg_url):
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME);"
+                         "INSERT INTO t VALUES (1, 1714557600);")
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, at timestamptz);"
+            "INSERT INTO t VALUES (7, now())")
+    done = subprocess.run([str(MIGRATE), "--sqlite", str(source), "--pg", pg_url, "--engine",
+                           "pgloader", "--allow-coercion", "epoch-seconds", "--yes"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--allow-coercion needs --engine copy" in done.stderr
+    assert pg_exec("SELECT id FROM t") == [(7,)]
