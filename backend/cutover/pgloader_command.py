@@ -166,11 +166,20 @@ def safe_source_path(sqlite_path: Path) -> Iterator[Path]:
         yield link
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: no parent-death signal
+        return None
+
+
+_PRCTL = _find_prctl()  # looked up here, not in the forked child
+
+
 def _die_with_parent() -> None:
     """In the child: get SIGKILL when the parent dies, so a killed run leaves no loader behind."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _error_text(line: str) -> str | None:

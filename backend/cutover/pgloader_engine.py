@@ -44,6 +44,7 @@ from cutover.load_journal import load_lock, recover_interrupted_run, truncate
 from cutover.pgloader_command import (
     DEFAULT_WORKERS,
     PgloaderRun,
+    PgloaderUnavailable,
     command_for_display,
     pgloader_environment,
     pgloader_path,
@@ -154,7 +155,7 @@ class _PgloaderProgress:
 
     def line(self, line: str) -> None:
         match = _COPY_STARTED.search(line)
-        if match:
+        if match and not self.progress.tty:  # on a terminal the bar shows it
             table = unquote_identifier(match["table"])
             self.progress.note(f"{table}: loading {self.totals.get(table, 0):,} rows (pgloader)")
         elif " ERROR " in line or line.startswith("CONTEXT:"):
@@ -197,21 +198,25 @@ class PgloaderEngine:
             conn = psycopg2.connect(libpq_url(pg_url), application_name="cutover-pgloader-engine")
         except psycopg2.Error as exc:
             raise LoadFailed(redact_text(f"cannot connect: {exc}".strip())) from exc
-        with contextlib.closing(conn), load_lock(conn):
-            recover_interrupted_run(conn, progress.note)
-            with safe_source_path(sqlite_path) as source_link:
+        with contextlib.closing(conn), load_lock(conn), \
+                safe_source_path(sqlite_path) as source_link:
+            try:
                 environment = pgloader_environment(
                     source_link, pg_url, plan.schema, [table.source.name for table in plan.tables],
                     workers=self.workers)
+            except PgloaderUnavailable as exc:
+                raise LoadFailed(f"{exc} (nothing was written)") from exc
+            try:
+                recover_interrupted_run(conn, progress.note)
                 keys = self._prepare(conn, plan, progress)
-                try:
-                    counts = self._run(conn, plan, pg_url, environment, totals, progress)
-                    result = self._finish(conn, keys, finish, progress)
-                except BaseException as exc:
-                    _clean_up(conn, progress.note)
-                    if isinstance(exc, psycopg2.Error):
-                        raise LoadFailed(redact_text(f"after pgloader: {exc}".strip())) from exc
-                    raise
+                counts = self._run(conn, plan, pg_url, environment, totals, progress)
+                result = self._finish(conn, keys, finish, progress)
+            except BaseException as exc:
+                _clean_up(conn, progress.note)
+                if isinstance(exc, psycopg2.Error):
+                    raise LoadFailed(redact_text(f"pgloader engine: {exc}".strip()) +
+                                     " (the target was left as it was)") from exc
+                raise
         result.tables = [TableLoad(c.table, c.target_rows, c.seconds) for c in counts]
         result.seconds = time.monotonic() - started
         return result
