@@ -126,16 +126,19 @@ class Bench:
         self.total_rows = 0
 
     def fresh_database(self) -> str:
+        """A new database owned by the non-superuser role, with Alembic's schema; its URL."""
         url = create_database(self.admin_url, owner=OWNER)
         self.databases.append(url)
         apply_schema(sqlalchemy_url(url))
         return url
 
     def drop_databases(self) -> None:
+        """Drop every database this run created."""
         for url in self.databases:
             drop_database(self.admin_url, make_url(url).database)
 
     def record(self, name: str, measurement: Measurement, note: str = "") -> Step:
+        """Keep a measured step for the table; a failed step stops the run with its stderr."""
         if measurement.returncode != 0:
             raise RuntimeError(f"{name} failed ({measurement.returncode}): "
                                f"{redact_text(measurement.stderr.strip()[-2000:])}")
@@ -145,6 +148,7 @@ class Bench:
         return step
 
     def run(self) -> None:
+        """Build (or reuse) the source, export the CSVs, then measure every step in turn."""
         if self.sqlite_path.exists():
             self.log(f"reusing {self.sqlite_path}")
         else:
@@ -219,6 +223,7 @@ def format_table(steps: list[Step]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The benchmark's command line (see ``--help``)."""
     parser = argparse.ArgumentParser(prog="python -m cutover.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS,
