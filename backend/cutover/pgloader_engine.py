@@ -212,10 +212,14 @@ class PgloaderEngine:
                 counts = self._run(conn, plan, pg_url, environment, totals, progress)
                 result = self._finish(conn, keys, finish, progress)
             except BaseException as exc:
-                _clean_up(conn, progress.note)
+                outcome = ("the target was left as it was" if _clean_up(conn, progress.note)
+                           else "the clean-up cannot run now: the next run repairs the target "
+                                "before anything else")
+                if isinstance(exc, LoadFailed):
+                    raise LoadFailed(f"{exc}\n({outcome})") from exc
                 if isinstance(exc, psycopg2.Error):
                     raise LoadFailed(redact_text(f"pgloader engine: {exc}".strip()) +
-                                     " (the target was left as it was)") from exc
+                                     f"\n({outcome})") from exc
                 raise
         result.tables = [TableLoad(c.table, c.target_rows, c.seconds) for c in counts]
         result.seconds = time.monotonic() - started
@@ -247,8 +251,7 @@ class PgloaderEngine:
         counts = count_tables(run, totals, _target_counts(conn, plan))
         problem = failure_message(run, counts)
         if problem:
-            raise LoadFailed(f"pgloader did not load every row; the target was left as it "
-                             f"was:\n{problem}")
+            raise LoadFailed(f"pgloader did not load every row:\n{problem}")
         shown.tables(counts, time.monotonic() - started)
         return counts
 
@@ -271,8 +274,8 @@ class PgloaderEngine:
         return result
 
 
-def _clean_up(conn: Connection, report: Report) -> None:
-    """Empty the loaded tables and restore the keys from the journal, if it can be reached."""
+def _clean_up(conn: Connection, report: Report) -> bool:
+    """Empty the loaded tables and restore the keys from the journal; False if it cannot now."""
     try:
         conn.rollback()
         journal = load_journal.read_journal(conn)
@@ -280,6 +283,8 @@ def _clean_up(conn: Connection, report: Report) -> None:
             load_journal.restore_from_journal(conn, journal)
             report(f"cleaned up: emptied {len(journal.tables)} tables, "
                    f"restored {len(journal.keys)} foreign keys")
+        return True
     except psycopg2.Error as exc:
         report(redact_text(f"could not clean up now ({exc}".strip() + "); the journal stays "
                            "in the target and the next run restores it first"))
+        return False

@@ -25,6 +25,7 @@ from pgloader_support import (
 
 from cutover.constraints import compare_snapshots
 from cutover.engines import LoadFailed
+from cutover.local_postgres import create_database
 from cutover.pgloader_engine import PgloaderEngine
 
 pytestmark = pytest.mark.requires_pg
@@ -158,3 +159,32 @@ def test_a_rerun_on_an_already_loaded_target_gives_the_same_rows(chinook_path, p
     assert result.committed
     assert target_counts(pg_url, plan.table_names) == first
     assert sum(first.values()) == 15_607
+
+
+def test_a_database_restart_mid_load_is_repaired_by_the_next_run(throwaway_cluster, make_sqlite):
+    url = create_database(throwaway_cluster.url, owner="cutover_app")
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(TARGET)
+        conn.commit()
+    owners = [(i, f"owner {i}") for i in range(1, 101)]
+    items = [(i, 1 + i % 100, f"item {i} " + "x" * 60) for i in range(1, ITEMS + 1)]
+    source = make_sqlite(SOURCE, rows={"owner": owners, "item": items})
+    before = snapshot(url)
+    plan = plan_for(source, url)
+
+    def crash_mid_load(process: subprocess.Popen) -> None:
+        def watch() -> None:
+            wait_for_rows(url, "owner", lambda: process.poll() is None)
+            throwaway_cluster.stop("immediate")  # a crash: no shutdown checkpoint
+        threading.Thread(target=watch, daemon=True).start()
+
+    with pytest.raises(LoadFailed, match="the next run repairs the target"):
+        run_load(plan, source, url, engine=PgloaderEngine(on_pgloader_start=crash_mid_load))
+    throwaway_cluster.start()
+    assert journal_exists(url)
+
+    result, progress = run_load(plan, source, url)
+
+    assert "found an interrupted load" in progress
+    assert result.committed
+    assert_complete(url, before)
