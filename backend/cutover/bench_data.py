@@ -16,11 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine
+from app.schema import upgrade_to_head
 
-ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 EPOCH = dt.datetime(2024, 1, 1, 8, 0, 0)
 SEED = 20240101
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$" + "c2FsdHNhbHRzYWx0" + "$" + "h" * 43
@@ -53,15 +50,7 @@ class Shape:
 
 def apply_schema(url: str) -> None:
     """``alembic upgrade head`` on ``url`` (SQLite or PostgreSQL), in this process."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config(str(ALEMBIC_INI))
-            config.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-    finally:
-        engine.dispose()
+    upgrade_to_head(url)
 
 
 def _stamp(moment: dt.datetime) -> str:

@@ -26,13 +26,17 @@ NOT_FOR_PGLOADER = {
 }
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> str:
-    """The name of the load engine under test (``--engine`` value)."""
-    reason = NOT_FOR_PGLOADER.get(request.node.originalname)
-    if request.param == "pgloader" and reason:
-        pytest.skip(f"copy-engine expectation: {reason}")
-    return request.param
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise ``engine`` over ENGINES, leaving out pgloader where its expectation differs.
+
+    Left out, not skipped: the PostgreSQL run reports no skips, and what pgloader does instead is
+    tested where NOT_FOR_PGLOADER says.
+    """
+    if "engine" not in metafunc.fixturenames:
+        return
+    name = metafunc.definition.originalname
+    engines = [e for e in ENGINES if not (e == "pgloader" and name in NOT_FOR_PGLOADER)]
+    metafunc.parametrize("engine", engines)
 
 
 @pytest.fixture
