@@ -38,10 +38,13 @@ EXIT_REFUSED = 5
 EPILOG = f"""\
 exit codes:
   {EXIT_OK}  done and verified (or --dry-run with a clean preflight)
-  {EXIT_VERIFY_FAILED}  verification failed: rolled back, the target is as it was
+  {EXIT_VERIFY_FAILED}  verification failed: nothing kept (copy: rolled back, the target is as it
+     was; pgloader: the loaded tables emptied and their keys restored)
   {EXIT_USAGE}  usage error, missing file, unreachable database, engine not available
   {EXIT_PREFLIGHT}  preflight found values Postgres would reject or change: nothing written
-  {EXIT_LOAD_FAILED}  the load failed: rolled back, the target is as it was
+  {EXIT_LOAD_FAILED}  the load failed or was interrupted: copy rolls back (the target is as it
+     was); pgloader empties what it loaded and restores the keys, or, when it cannot (database
+     down), says so and the next run repairs it from its journal before loading
   {EXIT_REFUSED}  the target tables hold rows and the truncation was not confirmed (--yes)
 
 coercions (--allow-coercion NAME, each counted in the report):
@@ -235,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         run.messages.append(str(exc))
         code = exc.code
     except KeyboardInterrupt:
-        print("error: interrupted; the target is as it was", file=sys.stderr)
+        print("error: interrupted; nothing was kept (a partial pgloader load is repaired by "
+              "the next run)", file=sys.stderr)
         code = EXIT_LOAD_FAILED
     run.write_report(code)
     return code
