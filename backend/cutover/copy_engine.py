@@ -1,8 +1,10 @@
 """The built-in loader: one transaction, one connection, COPY streamed straight from SQLite.
 
-Shape (see shared/design.md): save the foreign-key definitions, drop the keys, TRUNCATE the
-plan's tables, COPY every table in FK-topological order, re-add the keys from the saved
-definitions, then ``finish`` (sequences + verify) — and COMMIT only if verification holds.
+Shape (see shared/design.md): save the foreign-key and index definitions, drop the keys,
+TRUNCATE the plan's tables, drop the indexes (``cutover.indexes``), COPY every table in
+FK-topological order (``WITH (FREEZE)`` on ordinary tables: they were truncated in this
+transaction), rebuild the indexes and re-add the keys from the saved definitions, then
+``finish`` (sequences + verify) — and COMMIT only if verification holds.
 Any failure rolls everything back; a killed process or a dropped connection makes Postgres roll
 back on its own, so running the same command again completes.
 
@@ -18,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
@@ -26,6 +29,7 @@ from psycopg2 import sql
 from cutover.catalog import Plan, TablePlan, open_source, quote_sqlite
 from cutover.constraints import add_foreign_keys, drop_foreign_keys, save_foreign_keys
 from cutover.engines import FinishStep, LoadFailed, LoadResult, TableLoad
+from cutover.indexes import drop_indexes, rebuild_indexes, save_indexes
 from cutover.progress import Progress
 from cutover.urls import libpq_url, redact_text
 from cutover.values import apply_session_settings, copy_row_sql, register_functions
@@ -102,6 +106,32 @@ def count_source_rows(sqlite_path: Path, table: TablePlan) -> int:
         return src.execute(f"SELECT count(*) FROM {quote_sqlite(table.source.name)}").fetchone()[0]
 
 
+_PLAIN_TABLES_SQL = """
+SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = ANY(%(tables)s) AND c.relkind = 'r'
+"""
+
+
+def plain_tables(cur, plan: Plan) -> frozenset[str]:
+    """The plan's tables that are ordinary tables (not partitioned): COPY FREEZE can fill them.
+
+    FREEZE writes rows already frozen, so neither the verify scans nor the first queries after
+    the cutover rewrite every page to set hint bits; Postgres allows it because the table was
+    truncated in this same transaction.
+    """
+    cur.execute(_PLAIN_TABLES_SQL, {"schema": plan.schema, "tables": plan.table_names})
+    return frozenset(row[0] for row in cur.fetchall())
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What ``_prepare`` dropped (to be re-added) and which tables COPY may FREEZE."""
+
+    keys: list
+    indexes: list
+    plain_tables: frozenset[str]
+
+
 class CopyEngine:
     """The built-in COPY loader (``--engine copy``)."""
 
@@ -123,11 +153,15 @@ class CopyEngine:
             with conn.cursor() as cur:
                 apply_session_settings(cur)
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))
-                keys = self._prepare(cur, plan, progress)
+                prepared = self._prepare(cur, plan, progress)
                 for table in plan.tables:
-                    result.tables.append(self._copy_table(cur, table, sqlite_path, progress))
-                progress.note(f"re-adding {len(keys)} foreign keys")
-                add_foreign_keys(cur, keys)
+                    result.tables.append(self._copy_table(
+                        cur, table, sqlite_path, progress,
+                        freeze=table.name in prepared.plain_tables))
+                progress.note(f"rebuilding {len(prepared.indexes)} indexes")
+                rebuild_indexes(cur, prepared.indexes)
+                progress.note(f"re-adding {len(prepared.keys)} foreign keys")
+                add_foreign_keys(cur, prepared.keys)
             result.verification = finish(conn)
             if result.verification.ok:
                 conn.commit()
@@ -149,23 +183,26 @@ class CopyEngine:
         result.seconds = time.monotonic() - started
         return result
 
-    def _prepare(self, cur, plan: Plan, progress: Progress) -> list:
+    def _prepare(self, cur, plan: Plan, progress: Progress) -> _Prepared:
         keys = save_foreign_keys(cur, plan.schema, plan.table_names)
-        progress.note(f"dropping {len(keys)} foreign keys and truncating "
-                      f"{len(plan.tables)} tables (one transaction)")
+        indexes = save_indexes(cur, plan.schema, plan.table_names)
+        progress.note(f"dropping {len(keys)} foreign keys and {len(indexes)} indexes, "
+                      f"truncating {len(plan.tables)} tables (one transaction)")
         drop_foreign_keys(cur, keys)
         if plan.tables:
             cur.execute(sql.SQL("TRUNCATE {}").format(
                 sql.SQL(", ").join(table.target.identifier for table in plan.tables)))
-        return keys
+        drop_indexes(cur, indexes)
+        return _Prepared(keys, indexes, plain_tables(cur, plan))
 
-    def _copy_table(self, cur, table: TablePlan, sqlite_path: Path,
-                    progress: Progress) -> TableLoad:
+    def _copy_table(self, cur, table: TablePlan, sqlite_path: Path, progress: Progress, *,
+                    freeze: bool) -> TableLoad:
         started = time.monotonic()
         progress.start_table(table.name, count_source_rows(sqlite_path, table))
-        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        copy = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
             table.target.identifier,
-            sql.SQL(", ").join(sql.Identifier(name) for name in table.column_names))
+            sql.SQL(", ").join(sql.Identifier(name) for name in table.column_names),
+            sql.SQL(" WITH (FREEZE)" if freeze else ""))
         reader = _ChunkReader(sqlite_path, row_select_sql(table, self.coercions),
                               progress.advance)
         try:

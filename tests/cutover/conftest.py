@@ -54,6 +54,13 @@ def pg_exec(pg_url: str) -> Callable[..., list[tuple]]:
 
 
 @pytest.fixture
+def pg_cursor(pg_url: str):
+    """A cursor on one connection to the test database (one transaction, never committed)."""
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        yield cur
+
+
+@pytest.fixture
 def make_sqlite(tmp_path: Path) -> Callable[..., Path]:
     """Build a SQLite file from a script (DDL + inserts), optionally with row parameters.
 
