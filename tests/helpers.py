@@ -77,11 +77,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def run_api(env: dict[str, str], port: int | None = None) -> Iterator[str]:
+def run_api(env: dict[str, str], port: int | None = None, *,
+            workers: int = 1) -> Iterator[str]:
     """Run ``uvicorn app.main:app`` as a real subprocess; yield ``http://127.0.0.1:PORT``.
 
     ``env`` is laid over this process's environment (see ``api_env``). The server's output goes
     to a log file whose last lines (passwords redacted) are in the error if it fails to start.
+    ``workers`` > 1 runs uvicorn's multi-process supervisor (``--workers N``).
     """
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -90,7 +92,8 @@ def run_api(env: dict[str, str], port: int | None = None) -> Iterator[str]:
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                 "--port", str(port), "--log-level", "warning"],
+                 "--port", str(port), "--log-level", "warning",
+                 *(["--workers", str(workers)] if workers > 1 else [])],
                 env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                 cwd=PROJECT_ROOT,
             )
