@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -9,7 +10,10 @@ from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.errors import DATABASE_UNAVAILABLE_ERRORS
 from app.settings import Settings, get_settings
+
+logger = logging.getLogger("app.db")
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
@@ -73,9 +77,26 @@ class Database:
 database = Database()
 
 
+def _close_request_session(session: Session) -> None:
+    """Close; a connection that died after the request's work is discarded, never raised.
+
+    FastAPI runs this after the response was sent: an error here could not become a 503, and
+    uvicorn would drop the client's keep-alive connection instead.
+    """
+    try:
+        session.close()
+    except DATABASE_UNAVAILABLE_ERRORS as exc:
+        logger.warning("database connection lost while closing a request's session (%s); "
+                       "the pool discards it", type(exc).__name__)
+
+
 def get_db() -> Iterator[Session]:
-    with database.session() as session:
+    """One session per request, closed after the response even if its connection died."""
+    session = database.session()
+    try:
         yield session
+    finally:
+        _close_request_session(session)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

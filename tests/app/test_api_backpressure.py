@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 
 import httpx
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from app.crud.rooms import create_room
 from app.crud.users import create_user
+from app.db import database, get_db
 from app.schema import upgrade_to_head
 from app.schemas import RoomCreate
 from cutover.local_postgres import TemporaryCluster, create_database
@@ -95,6 +97,22 @@ def test_exhausted_pool_answers_503_with_retry_after_then_recovers(migrated_url,
         assert held.status_code == 200, held.text
         assert client.get("/auth/me", headers=headers).json()["email"] == USER_EMAIL
         assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_session_teardown_survives_a_connection_that_died_after_the_work(settings, engine):
+    # FastAPI closes the request's session after the response is sent: a rollback failing there
+    # would make uvicorn drop the keep-alive socket (the client's next request: a reset)
+    database.configure(settings)
+    try:
+        with contextmanager(get_db)() as session:
+            backend_pid = session.scalar(text("SELECT pg_backend_pid()"))  # opens a transaction
+            with engine.connect() as admin:
+                assert admin.scalar(text("SELECT pg_terminate_backend(:pid, 10000)"),
+                                    {"pid": backend_pid})  # waits until the backend is gone
+        with contextmanager(get_db)() as session:  # the pool let go of the dead connection
+            assert session.scalar(text("SELECT pg_backend_pid()")) != backend_pid
+    finally:
+        database.reset()
 
 
 def test_quiet_restart_pre_ping_replaces_the_dead_pooled_connection(throwaway_cluster,
