@@ -30,6 +30,7 @@ class Recorder:
         self.deliveries: list[float] = []
         self.ws_sent = 0
         self.ws_expected_deliveries = 0
+        self.clients_running = 0  # clients that logged in and ran in the measured window
         self.error_samples: Counter[ErrorSample] = Counter()
 
     def ok(self, op: str, seconds: float) -> None:
@@ -115,7 +116,7 @@ class LoadResult:
     scenario: str
     backend: str
     workers: int
-    clients: int
+    clients: int  # that logged in and ran (the others' failed logins count as errors)
     wall_s: float
     requests: int
     requests_per_s: float

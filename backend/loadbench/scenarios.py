@@ -89,7 +89,8 @@ def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> 
     requests = recorder.requests()
     echo = recorder.per_op().get("ws_message")
     return LoadResult(
-        scenario=scenario, backend=stage.target.backend, workers=workers, clients=config.clients,
+        scenario=scenario, backend=stage.target.backend, workers=workers,
+        clients=recorder.clients_running,
         wall_s=wall, requests=requests, requests_per_s=requests / wall if wall > 0 else 0.0,
         latency=recorder.http_latency(), errors=recorder.errors_by_kind(),
         conflicts=recorder.conflicts(), ws_sent=recorder.ws_sent,

@@ -26,6 +26,7 @@ from loadbench.results import Recorder
 from loadbench.wsclient import HandshakeFailed, describe_close, open_socket
 
 MAX_RECONNECTS = 3
+SETUP_CONCURRENCY = 4  # logins before the window at a time: argon2 is slow on purpose
 DRAIN_TIMEOUT_S = 3.0
 
 
@@ -208,11 +209,18 @@ class Client:
             self.record.error("ws_message", "ws", problem)
 
     # -- the loop ---------------------------------------------------------------------------
-    async def start(self) -> bool:
-        """Log in and open the socket (recorded apart from the measured window)."""
-        ready = await self.login() and await self.connect_socket()
+    async def start(self, gate: asyncio.Semaphore) -> bool:
+        """Log in and open the socket (recorded apart from the measured window).
+
+        True when the login worked (a client without a token does not run); a socket that
+        failed to open is retried by the first chat message.
+        """
+        async with gate:
+            logged_in = await self.login()
+            if logged_in:
+                await self.connect_socket()
         self.record = self.shared.recorder
-        return ready
+        return logged_in
 
     async def run(self, deadline: float) -> None:
         """Random operations until the deadline or the per-client request bound."""
@@ -240,10 +248,13 @@ async def run_workload(config: BenchConfig, seed: SeedData, base_url: str,
     shared = SharedState(Recorder(), seed)
     clients = [Client(n, seed.users[n], config, base_url, ws_url, shared)
                for n in range(config.clients)]
+    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
     try:
-        await asyncio.gather(*(client.start() for client in clients))
+        ready = await asyncio.gather(*(client.start(gate) for client in clients))
+        running = [client for client, ok in zip(clients, ready, strict=True) if ok]
+        shared.recorder.clients_running = len(running)
         started = time.perf_counter()
-        await asyncio.gather(*(client.run(started + config.duration_s) for client in clients))
+        await asyncio.gather(*(client.run(started + config.duration_s) for client in running))
         wall = time.perf_counter() - started
         await _drain(shared)
         shared.recorder.absorb_failures(shared.setup)

@@ -30,6 +30,7 @@ def test_two_clients_for_two_seconds_on_sqlite_produce_plausible_figures(tmp_pat
     assert done.returncode == 0, done.stderr
     [result] = json.loads(out.read_text())["load"]
     assert result["scenario"] == "sqlite-1w" and result["workers"] == 1
+    assert result["clients"] == 2  # both logged in and ran
     assert result["requests"] > 0
     assert result["requests_per_s"] > 0
     assert sum(result["errors"].values()) == 0, result["error_samples"]
