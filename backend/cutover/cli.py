@@ -197,7 +197,8 @@ class Run:
             self.messages.append(f"sequences reset: {len(notices)}")
             self.progress.note(f"sequences reset ({len(notices)}); verifying")
             return verify(plan, args.sqlite, conn, snapshot, coercions=self.coercions,
-                          progress=self.progress)
+                          progress=self.progress,
+                          source_checksums=getattr(engine, "source_checksums", None))
 
         try:
             self.result = engine.load(plan, sqlite_path=args.sqlite, pg_url=args.pg,

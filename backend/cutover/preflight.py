@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cutover.catalog import ForeignKey, Plan, TablePlan, UniqueKey, open_source, quote_sqlite
+from cutover.source_scan import WHOLE_TABLE, SourcePool, rowid_ranges
 from cutover.values import Check, converter_for, is_supported, register_functions
 
 EXAMPLES = 3
@@ -97,23 +99,60 @@ def _as_shown(kind: str, value: object) -> object:
     return value
 
 
-def check_values(src: sqlite3.Connection, table: TablePlan,
-                 coercions: frozenset[str]) -> tuple[int, list[Finding]]:
-    """(row count, findings) for every value check of one table, in one scan."""
-    checks = _table_checks(table, coercions)
-    sums = "".join(f", sum(CASE WHEN {check.condition} THEN 1 ELSE 0 END)"
-                   for _, check in checks)
-    counts = src.execute(f"SELECT count(*){sums} FROM {quote_sqlite(table.source.name)}") \
-        .fetchone()
+def _sums(conditions: list[str]) -> str:
+    return "".join(f", sum(CASE WHEN {condition} THEN 1 ELSE 0 END)" for condition in conditions)
+
+
+def _split(checks: list[Check]) -> tuple[list[str], list[str]]:
+    """(ungated conditions, distinct gates): what the first scan evaluates for every row."""
+    gates = list(dict.fromkeys(check.gate for check in checks if check.gate))
+    return [check.condition for check in checks if not check.gate], gates
+
+
+def scan_counts(src: sqlite3.Connection, table: TablePlan, checks: list[Check],
+                where: str = WHOLE_TABLE) -> list[int]:
+    """The first scan over the rows ``where`` selects: [rows, each ungated check, each gate]."""
+    plain, gates = _split(checks)
+    return list(src.execute(f"SELECT count(*){_sums(plain + gates)} "
+                            f"FROM {quote_sqlite(table.source.name)} WHERE {where}").fetchone())
+
+
+def count_checks(src: sqlite3.Connection, table: TablePlan, checks: list[Check],
+                 first: list[int] | None = None) -> tuple[int, list[int]]:
+    """(row count, rows each check is true for): one scan, plus one over the gated rows.
+
+    The first scan (``scan_counts``, or its sums over ranges as ``first``) evaluates each
+    ungated check and each distinct gate once per row; only the checks behind a gate that
+    let rows through are counted again, on those rows alone.
+    """
+    first = first if first is not None else scan_counts(src, table, checks)
+    plain, gates = _split(checks)
+    counts = dict(zip(plain, first[1:], strict=False))
+    open_gates = [gate for gate, hits in zip(gates, first[1 + len(plain):], strict=True) if hits]
+    gated = [check.full_condition for check in checks if check.gate in open_gates]
+    if gated:
+        where = " OR ".join(f"({gate})" for gate in open_gates)
+        second = src.execute(f"SELECT 0{_sums(gated)} FROM {quote_sqlite(table.source.name)} "
+                             f"WHERE {where}").fetchone()
+        counts.update(zip(gated, second[1:], strict=True))
+    return first[0], [counts.get(check.full_condition if check.gate else check.condition, 0)
+                      for check in checks]
+
+
+def check_values(src: sqlite3.Connection, table: TablePlan, coercions: frozenset[str],
+                 first: list[int] | None = None) -> tuple[int, list[Finding]]:
+    """(row count, findings) for every value check of one table, in about one scan."""
+    columns_checks = _table_checks(table, coercions)
+    rows, counts = count_checks(src, table, [check for _, check in columns_checks], first)
     findings = []
-    for (column, check), count in zip(checks, counts[1:], strict=True):
+    for (column, check), count in zip(columns_checks, counts, strict=True):
         if not count:
             continue
         covered = check.coercion is not None and check.coercion in coercions
         findings.append(Finding(check.category, table.name, column, count,
-                                _examples(src, table, column, check.condition),
+                                _examples(src, table, column, check.full_condition),
                                 blocking=not covered, coercion=check.coercion))
-    return counts[0], findings
+    return rows, findings
 
 
 def _not_null(alias: str, columns: tuple[str, ...]) -> str:
@@ -140,6 +179,21 @@ def check_foreign_key(src: sqlite3.Connection, table: TablePlan, fk: ForeignKey,
                    detail=f"foreign key {fk.name} → {fk.ref_table}")
 
 
+def is_rowid_alias(src: sqlite3.Connection, table: TablePlan, column: str) -> bool:
+    """True when ``column`` is the source table's INTEGER PRIMARY KEY (an alias of the rowid).
+
+    ``INTEGER PRIMARY KEY DESC`` is not an alias: SQLite gives it an index of its own instead.
+    """
+    if not table.source.has_rowid:
+        return False
+    name = table.source.name
+    primary = src.execute("SELECT name, upper(type) FROM pragma_table_info(?) WHERE pk > 0",
+                          (name,)).fetchall()
+    own_index = src.execute("SELECT 1 FROM pragma_index_list(?) WHERE origin = 'pk'",
+                            (name,)).fetchone()
+    return primary == [(column, "INTEGER")] and own_index is None
+
+
 def check_unique_key(src: sqlite3.Connection, table: TablePlan, key: UniqueKey,
                      coercions: frozenset[str]) -> Finding | None:
     """Rows whose key values — as Postgres would store them — repeat."""
@@ -147,6 +201,8 @@ def check_unique_key(src: sqlite3.Connection, table: TablePlan, key: UniqueKey,
     if any(col is None or col.name not in table.column_names for col in columns):
         return None
     exprs = [converter_for(col, coercions).copy_sql(quote_sqlite(col.name)) for col in columns]
+    if exprs == [quote_sqlite(key.columns[0])] and is_rowid_alias(src, table, key.columns[0]):
+        return None  # SQLite keeps its INTEGER PRIMARY KEY unique, and it is copied unchanged
     not_null = " AND ".join(f"({expr}) IS NOT NULL" for expr in exprs)
     groups = (f"SELECT {', '.join(exprs)}, count(*) AS n, group_concat({_row_ref(table)}) "
               f"FROM {quote_sqlite(table.source.name)} WHERE {not_null} "
@@ -170,26 +226,48 @@ def _schema_findings(plan: Plan) -> list[Finding]:
     return findings
 
 
+@dataclass
+class _TableReads:
+    """One table's reads, submitted to the pool: first-scan parts, key checks (in order)."""
+
+    scans: list[Future]
+    keys: list[Future]
+
+
+def _submit_reads(pool: SourcePool, src: sqlite3.Connection, plan: Plan, table: TablePlan,
+                  coercions: frozenset[str]) -> _TableReads:
+    checks = [check for _, check in _table_checks(table, coercions)]
+    scans = [pool.submit(scan_counts, table, checks, where)
+             for where in rowid_ranges(src, table)]
+    keys = [pool.submit(check_foreign_key, table, fk, plan.table(fk.ref_table))
+            for fk in table.target.foreign_keys if fk.ref_table in plan.table_names]
+    keys += [pool.submit(check_unique_key, table, key, coercions)
+             for key in table.target.unique_keys]
+    return _TableReads(scans, keys)
+
+
 def run_preflight(plan: Plan, sqlite_path: Path, coercions: frozenset[str] = frozenset(),
                   progress=None) -> PreflightReport:
-    """Check every planned table; nothing is written anywhere."""
+    """Check every planned table; nothing is written anywhere.
+
+    Every scan is submitted at once to a small pool of source threads (big tables in rowid
+    ranges), then the results are read back table by table, in plan order.
+    """
     report = PreflightReport(findings=_schema_findings(plan))
-    unsupported = {(f.table, f.column) for f in report.findings if f.category == "unsupported-type"}
-    with contextlib.closing(open_source(sqlite_path)) as src:
+    unsupported = {f.table for f in report.findings if f.category == "unsupported-type"}
+    tables = [table for table in plan.tables if table.name not in unsupported]
+    with contextlib.closing(open_source(sqlite_path)) as src, SourcePool(sqlite_path) as pool:
         register_functions(src)
-        for table in plan.tables:
-            if any(t == table.name for t, _ in unsupported):
-                continue
+        reads = {table.name: _submit_reads(pool, src, plan, table, coercions)
+                 for table in tables}
+        for table in tables:
             if progress is not None:
                 progress.note(f"preflight {table.name}")
-            rows, findings = check_values(src, table, coercions)
+            parts = [future.result() for future in reads[table.name].scans]
+            first = [sum(part or 0 for part in column) for column in zip(*parts, strict=True)]
+            rows, findings = check_values(src, table, coercions, first)
             report.row_counts[table.name] = rows
             report.findings += findings
-            for fk in table.target.foreign_keys:
-                if fk.ref_table in plan.table_names:
-                    found = check_foreign_key(src, table, fk, plan.table(fk.ref_table))
-                    report.findings += [found] if found else []
-            for key in table.target.unique_keys:
-                found = check_unique_key(src, table, key, coercions)
-                report.findings += [found] if found else []
+            report.findings += [found for future in reads[table.name].keys
+                                if (found := future.result()) is not None]
     return report

@@ -1,22 +1,27 @@
 """Proof that the target holds the source's rows, whichever engine loaded them.
 
 Per table: the row count and an order-independent content checksum — the sum, mod 2^64, of
-the first 64 bits of the md5 of each row's canonical text. On SQLite the text is built by
-``values.copy_row_sql`` and hashed in Python; on Postgres by ``values.pg_row_sql`` and hashed in
-SQL, under the fixed session settings. Both sides run at the same time. Then: every serial and
-identity sequence ahead of its column, every foreign key validated (plus an anti-join spot
-check), and the constraint and index snapshot equal to the one taken before the load. On a
-mismatch in a small table, the differing primary keys are named.
+the first 64 bits of the md5 of each row's canonical text, which is the row's COPY text
+(``values.copy_rows_query``, newline included). On SQLite the rows are hashed in Python; on
+Postgres ``values.pg_row_sql`` prints every stored row the same way and hashes it in SQL,
+under the fixed session settings. The built-in loader hashes the very rows it streams
+(``SourceChecksums``), so verify after that load reads only Postgres; otherwise (another
+engine, verify alone) two source threads read SQLite in rowid ranges while Postgres works.
+Then: every serial and identity sequence ahead of its column, every foreign key validated
+(plus an anti-join spot check), and the constraint and index snapshot equal to the one taken
+before the load. On a mismatch in a small table, the differing primary keys are named.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
-import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import reduce
 from hashlib import md5
 from pathlib import Path
 
@@ -25,9 +30,11 @@ from psycopg2 import sql
 from cutover.catalog import Plan, TablePlan, open_source, quote_sqlite
 from cutover.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from cutover.sequences import sequence_states
+from cutover.source_scan import WHOLE_TABLE, SourcePool, rowid_ranges
 from cutover.values import (
     apply_session_settings,
     copy_row_sql,
+    copy_rows_query,
     pg_row_sql,
     register_functions,
 )
@@ -78,31 +85,94 @@ class Verification:
         return not self.problems and all(check.ok for check in self.tables)
 
 
-def _chunk_sum(lines: list[tuple[bytes]]) -> int:
-    """Sum of the signed first 64 bits of each line's md5."""
-    digests = b"".join([md5(line).digest()[:8] for (line,) in lines])
-    return sum(struct.unpack(f">{len(lines)}q", digests))
+class RowChecksum:
+    """A table's running row count and checksum (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._total = 0
+
+    def add(self, lines: Sequence[bytes]) -> None:
+        """Count and hash these rows (each one row's canonical text)."""
+        digests = b"".join([md5(line).digest()[:8] for line in lines])
+        self._total += sum(struct.unpack(f">{len(lines)}q", digests))
+        self.rows += len(lines)
+
+    def merge(self, other: RowChecksum) -> RowChecksum:
+        """Add the rows another checksum has seen (of another part of the same table)."""
+        self.rows += other.rows
+        self._total += other._total
+        return self
+
+    @property
+    def result(self) -> tuple[int, int]:
+        """(rows, checksum)."""
+        return self.rows, self._total % MOD
+
+
+def source_signature(sqlite_path: Path) -> tuple:
+    """What changes when a write lands in the SQLite file: size, modification time and header
+    (its change counter; the WAL's salts) of the file and of its WAL."""
+    signature = []
+    for path in (Path(sqlite_path), Path(f"{sqlite_path}-wal")):
+        with contextlib.suppress(FileNotFoundError), path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
+            signature.append((path.name, stat.st_size, stat.st_mtime_ns, handle.read(100)))
+    return tuple(signature)
+
+
+@dataclass
+class SourceChecksums:
+    """Source (rows, checksum) per table, hashed by the loader from the rows it sent.
+
+    Valid only for the same coercions and while the file is unchanged (``signature``).
+    """
+
+    coercions: frozenset[str]
+    signature: tuple
+    tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def lookup(self, sqlite_path: Path, table: str,
+               coercions: frozenset[str]) -> tuple[int, int] | None:
+        """The table's (rows, checksum), or None when it must be read again."""
+        if coercions != self.coercions or source_signature(sqlite_path) != self.signature:
+            return None
+        return self.tables.get(table)
+
+
+def range_checksum(src, table: TablePlan, coercions: frozenset[str],
+                   where: str = WHOLE_TABLE) -> RowChecksum:
+    """The checksum of the source rows ``where`` selects (a rowid range, or all)."""
+    checksum = RowChecksum()
+    cursor = src.execute(f"{copy_rows_query(table, coercions)} WHERE {where}")
+    while chunk := cursor.fetchmany(CHUNK_ROWS):
+        checksum.add([line for (line,) in chunk])
+    return checksum
 
 
 def sqlite_checksum(sqlite_path: Path, table: TablePlan,
                     coercions: frozenset[str] = frozenset()) -> tuple[int, int]:
     """(rows, checksum) of the source table's canonical rows."""
-    rows = total = 0
     with contextlib.closing(open_source(sqlite_path)) as src:
         register_functions(src)
-        cursor = src.execute(f"SELECT CAST({copy_row_sql(table.columns, coercions, False)} "
-                             f"AS BLOB) FROM {quote_sqlite(table.source.name)}")
-        while chunk := cursor.fetchmany(CHUNK_ROWS):
-            rows += len(chunk)
-            total += _chunk_sum(chunk)
-    return rows, total % MOD
+        return range_checksum(src, table, coercions).result
+
+
+def _submit_source_checksums(pool: SourcePool, sqlite_path: Path, tables: list[TablePlan],
+                             coercions: frozenset[str]) -> dict[str, list[Future]]:
+    """Every table's source checksum, in rowid ranges, on the pool's threads."""
+    with contextlib.closing(open_source(sqlite_path)) as src:
+        ranges = {table.name: rowid_ranges(src, table) for table in tables}
+    return {table.name: [pool.submit(range_checksum, table, coercions, where)
+                         for where in ranges[table.name]] for table in tables}
 
 
 def pg_checksum(cur, table: TablePlan) -> tuple[int, int]:
     """(rows, checksum) of the target table, computed in Postgres."""
     cur.execute(sql.SQL(
         "SELECT count(*), coalesce(sum(('x' || substr(md5({}), 1, 16))::bit(64)::bigint), 0) "
-        "FROM {}").format(sql.SQL(pg_row_sql(table.columns)), table.target.identifier))
+        "FROM {}").format(sql.SQL(pg_row_sql(table.columns, newline=True)),
+                          table.target.identifier))
     rows, total = cur.fetchone()
     return rows, int(total) % MOD
 
@@ -134,24 +204,16 @@ def differing_keys(sqlite_path: Path, cur, table: TablePlan,
 
 
 def check_table(sqlite_path: Path, cur, table: TablePlan,
+                source: tuple[int, int] | list[Future],
                 coercions: frozenset[str] = frozenset()) -> TableCheck:
-    """Count and checksum one table on both sides at once."""
+    """Compare the target's count and checksum with the source's (known, or being computed
+    as the checksums of rowid ranges)."""
     started = time.monotonic()
-    source: dict[str, tuple[int, int] | BaseException] = {}
-
-    def run_source() -> None:
-        try:
-            source["result"] = sqlite_checksum(sqlite_path, table, coercions)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            source["result"] = exc
-
-    worker = threading.Thread(target=run_source, daemon=True)
-    worker.start()
     target_rows, target_sum = pg_checksum(cur, table)
-    worker.join()
-    if isinstance(source["result"], BaseException):
-        raise source["result"]
-    source_rows, source_sum = source["result"]
+    if isinstance(source, list):
+        parts = [future.result() for future in source]
+        source = reduce(RowChecksum.merge, parts, RowChecksum()).result
+    source_rows, source_sum = source
     check = TableCheck(table.name, source_rows, target_rows, source_sum, target_sum,
                        time.monotonic() - started)
     if not check.ok and max(source_rows, target_rows) <= KEY_DIFF_MAX_ROWS:
@@ -184,36 +246,52 @@ def spot_check_foreign_keys(cur, plan: Plan, row_counts: dict[str, int]) -> list
 
 
 def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
-           coercions: Iterable[str] = (), progress=None) -> Verification:
-    """Compare the target (as ``conn`` sees it) with the source; see the module docstring."""
+           coercions: Iterable[str] = (), progress=None,
+           source_checksums: SourceChecksums | None = None) -> Verification:
+    """Compare the target (as ``conn`` sees it) with the source; see the module docstring.
+
+    ``source_checksums`` (from the built-in loader) spares reading the source again for the
+    tables it covers, as long as the file has not changed since.
+    """
     started = time.monotonic()
     coercions = frozenset(coercions)
     result = Verification()
-    with conn.cursor() as cur:
-        apply_session_settings(cur)
-        for table in plan.tables:
-            check = check_table(sqlite_path, cur, table, coercions)
-            result.tables.append(check)
-            if progress is not None:
-                progress.note(f"verify {table.name}: {check.target_rows:,} rows, {check.verdict}"
-                              f" ({check.seconds:.2f} s)")
-            if check.differing_keys:
-                result.problems.append(f"{table.name}: rows differ for primary key(s) "
-                                       f"{', '.join(check.differing_keys)}")
-        names = set(plan.table_names)
-        for state in sequence_states(cur, plan.schema, names):
-            if not state.ahead:
-                result.problems.append(
-                    f"sequence {state.sequence} of {state.table}.{state.column} would hand out "
-                    f"{state.next_value}, but the column already holds up to {state.max_value}")
-        for table, name in unvalidated_foreign_keys(cur, plan.schema):
-            if table in names:
-                result.problems.append(f"foreign key {table}.{name} is not validated")
-        counts = {check.table: check.target_rows for check in result.tables}
-        result.problems += spot_check_foreign_keys(cur, plan, counts)
-        if snapshot_before is not None:
-            result.problems += [f"schema: {difference}" for difference in
-                                compare_snapshots(snapshot_before,
-                                                  take_snapshot(cur, plan.schema))]
+    known = {table.name: source_checksums.lookup(sqlite_path, table.name, coercions)
+             for table in plan.tables} if source_checksums else {}
+    with SourcePool(sqlite_path) as pool:
+        sources = _submit_source_checksums(
+            pool, sqlite_path, [table for table in plan.tables if not known.get(table.name)],
+            coercions)
+        sources.update({name: sums for name, sums in known.items() if sums})
+        with conn.cursor() as cur:
+            apply_session_settings(cur)
+            for table in plan.tables:
+                check = check_table(sqlite_path, cur, table, sources[table.name], coercions)
+                result.tables.append(check)
+                if progress is not None:
+                    progress.note(f"verify {table.name}: {check.target_rows:,} rows, "
+                                  f"{check.verdict} ({check.seconds:.2f} s)")
+                if check.differing_keys:
+                    result.problems.append(f"{table.name}: rows differ for primary key(s) "
+                                           f"{', '.join(check.differing_keys)}")
+            _check_keys_sequences_schema(cur, plan, result, snapshot_before)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _check_keys_sequences_schema(cur, plan: Plan, result: Verification,
+                                 snapshot_before) -> None:
+    names = set(plan.table_names)
+    for state in sequence_states(cur, plan.schema, names):
+        if not state.ahead:
+            result.problems.append(
+                f"sequence {state.sequence} of {state.table}.{state.column} would hand out "
+                f"{state.next_value}, but the column already holds up to {state.max_value}")
+    for table, name in unvalidated_foreign_keys(cur, plan.schema):
+        if table in names:
+            result.problems.append(f"foreign key {table}.{name} is not validated")
+    counts = {check.table: check.target_rows for check in result.tables}
+    result.problems += spot_check_foreign_keys(cur, plan, counts)
+    if snapshot_before is not None:
+        result.problems += [f"schema: {difference}" for difference in
+                            compare_snapshots(snapshot_before, take_snapshot(cur, plan.schema))]

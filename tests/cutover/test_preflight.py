@@ -22,6 +22,8 @@ VALUE_CASES = [
     ("bad-boolean", "BOOLEAN", "boolean", "2"),
     ("bad-datetime", "DATETIME", "timestamptz", "'2024-02-30 10:00:00.000000'"),
     ("bad-datetime", "DATETIME", "timestamp", "'yesterday'"),
+    ("nul-byte", "DATETIME", "timestamptz", "'2024-01-01 10:00:00.000000' || char(0) || 'x'"),
+    ("invalid-utf8", "DATETIME", "timestamptz", "CAST(x'323032342dff' AS TEXT)"),
     ("epoch-in-datetime", "DATETIME", "timestamptz", "1714557600"),
     ("epoch-in-datetime", "DATETIME", "timestamptz", "0"),
     ("datetime-offset", "DATETIME", "timestamp", "'2024-01-01 10:00:00+02:00'"),
