@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends
@@ -30,7 +34,7 @@ def make_engine(settings: Settings) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -39,6 +43,59 @@ def make_engine(settings: Settings) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": max(1, round(settings.db_pool_timeout))},
     )
+    _bound_pre_ping(engine, deadline=settings.db_pool_timeout)
+    return engine
+
+
+def _shut_down_socket(fileno: int) -> None:
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fileno)) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def socket_deadline(dbapi_connection, seconds: float) -> Iterator[Callable[[], bool]]:
+    """Shut the connection's socket down if the block has not finished within ``seconds``.
+
+    A server that stops answering without closing the socket (frozen, or a proxy whose upstream
+    hangs) would hold a read for ever; shutting the socket down ends it with a disconnect error.
+    Yields ``expired()``: whether the deadline struck (the connection is then unusable).
+    """
+    guard = threading.Lock()
+    state = {"finished": False, "expired": False}
+
+    def expire() -> None:
+        with guard:
+            if not state["finished"]:
+                state["expired"] = True
+                _shut_down_socket(dbapi_connection.fileno())
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield lambda: state["expired"]
+    finally:
+        with guard:
+            state["finished"] = True
+        timer.cancel()
+
+
+def _bound_pre_ping(engine: Engine, *, deadline: float) -> None:
+    """Give ``pool_pre_ping`` a deadline: a pooled connection whose server does not answer is
+    treated like a dead one (SQLAlchemy then replaces it and every older pooled connection)."""
+    unbounded_ping = engine.dialect.do_ping
+
+    def ping_within_deadline(dbapi_connection) -> bool:
+        with socket_deadline(dbapi_connection, deadline) as expired:
+            try:
+                answered = unbounded_ping(dbapi_connection)
+            finally:
+                if expired():
+                    logger.warning("a pooled database connection did not answer a ping "
+                                   "within %.1f s; reconnecting", deadline)
+        return answered and not expired()
+
+    engine.dialect.do_ping = ping_within_deadline  # this engine's dialect instance only
 
 
 class Database:

@@ -8,12 +8,15 @@ The httpx timeout is a failure bound (a hang fails the test), not a speed claim.
 
 from __future__ import annotations
 
+import signal
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
 
 import httpx
+import psutil
 import pytest
 from api_client import USER_EMAIL, USER_PASSWORD, bearer, login
 from api_traffic import (
@@ -63,6 +66,20 @@ def _seeded_database(cluster: TemporaryCluster) -> tuple[str, int]:
     room_id = _seed_user_and_room(seed)
     seed.dispose()
     return url, room_id
+
+
+@contextmanager
+def _frozen(cluster: TemporaryCluster) -> Iterator[None]:
+    """The cluster's processes stopped (SIGSTOP): sockets stay open, nothing answers."""
+    postmaster = psutil.Process(int((cluster.datadir / "postmaster.pid").read_text().split()[0]))
+    processes = [postmaster, *postmaster.children(recursive=True)]
+    for process in processes:
+        process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGCONT)
 
 
 def _one_connection_env(url: str, upload_dir, **extra: str) -> dict[str, str]:
@@ -129,6 +146,22 @@ def test_quiet_restart_pre_ping_replaces_the_dead_pooled_connection(throwaway_cl
         first = client.get("/auth/me", headers=headers)
         assert first.status_code == 200, f"{first.status_code}: {first.text}"
         assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_silent_database_answers_503_within_the_bound_and_recovers(throwaway_cluster,
+                                                                  upload_dir):
+    url, _room_id = _seeded_database(throwaway_cluster)
+    with run_api(api_env(url, upload_dir, DB_POOL_TIMEOUT="1")) as base_url, \
+            httpx.Client(base_url=base_url, timeout=FAILURE_BOUND_S) as client:
+        headers = bearer(login(client, USER_EMAIL, USER_PASSWORD))
+        assert client.get("/auth/me", headers=headers).status_code == 200  # a pooled connection
+        with _frozen(throwaway_cluster):
+            answers = [client.get("/readyz"), client.get("/auth/me", headers=headers)]
+        for answer in answers:
+            assert answer.status_code == 503, f"{answer.url}: {answer.status_code}"
+            assert answer.headers["Retry-After"] == RETRY_AFTER
+        wait_until(lambda: client.get("/readyz").status_code == 200, "/readyz after the thaw")
+        assert client.get("/auth/me", headers=headers).status_code == 200
 
 
 def test_database_restart_under_traffic_answers_503_and_same_workers_recover(
