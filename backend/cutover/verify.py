@@ -142,7 +142,10 @@ class SourceChecksums:
 
 def range_checksum(src, table: TablePlan, coercions: frozenset[str],
                    where: str = WHOLE_TABLE) -> RowChecksum:
-    """The checksum of the source rows ``where`` selects (a rowid range, or all)."""
+    """The checksum of the source rows ``where`` selects (a rowid range, or all).
+
+    ``src`` needs the value functions (``values.register_functions``).
+    """
     checksum = RowChecksum()
     cursor = src.execute(f"{copy_rows_query(table, coercions)} WHERE {where}")
     while chunk := cursor.fetchmany(CHUNK_ROWS):
