@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import DATABASE_UNAVAILABLE_ERRORS
@@ -31,7 +32,11 @@ def make_engine(settings: Settings) -> Engine:
     """An engine for the settings' URL: pool sizing on servers, foreign keys on SQLite."""
     url = settings.sqlalchemy_database_url
     if settings.is_sqlite:
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # Sizing means nothing on SQLite, but waiting for a pooled connection is bounded on a
+        # file database too (its QueuePool); in-memory databases use a pool without a wait.
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        bounded_wait = {} if in_memory else {"pool_timeout": settings.db_pool_timeout}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **bounded_wait)
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
     engine = create_engine(
@@ -41,7 +46,11 @@ def make_engine(settings: Settings) -> Engine:
         pool_recycle=settings.db_pool_recycle,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": max(1, round(settings.db_pool_timeout))},
+        connect_args={
+            "connect_timeout": max(1, round(settings.db_pool_timeout)),
+            # A request blocked on a lock or a runaway query gives its connection back.
+            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+        },
     )
     _bound_pre_ping(engine, deadline=settings.db_pool_timeout)
     return engine

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(10, ge=0)
     db_pool_recycle: int = Field(1800, ge=-1)
     db_pool_timeout: float = Field(5.0, gt=0)
+    db_statement_timeout_ms: int = Field(30_000, ge=0)  # Postgres only; 0 = no limit
     secret_key: str = DEV_SECRET_KEY
     access_token_minutes: int = Field(15, gt=0)
     refresh_token_days: int = Field(14, gt=0)

@@ -12,7 +12,8 @@ from app.main import create_app
 from app.schema import ALEMBIC_INI
 from app.settings import load_settings
 
-POOL_ENV = {"DB_POOL_SIZE": "7", "DB_MAX_OVERFLOW": "3", "DB_POOL_RECYCLE": "900"}
+POOL_ENV = {"DB_POOL_SIZE": "7", "DB_MAX_OVERFLOW": "3", "DB_POOL_RECYCLE": "900",
+            "DB_POOL_TIMEOUT": "4", "DB_STATEMENT_TIMEOUT_MS": "4321"}
 
 
 def _app_engine_from_environment(monkeypatch, db_url, tmp_path):
@@ -31,6 +32,9 @@ def test_pool_settings_reach_the_postgres_engine(monkeypatch, db_url, tmp_path):
         assert engine.pool._max_overflow == 3
         assert engine.pool._recycle == 900
         assert engine.pool._pre_ping is True
+        assert engine.pool._timeout == 4
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
     finally:
         database.reset()
 
@@ -42,6 +46,7 @@ def test_pool_settings_are_ignored_on_sqlite(monkeypatch, tmp_path):
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT 1").scalar() == 1
         assert getattr(engine.pool, "_recycle", -1) != 900
+        assert engine.pool._timeout == 4  # waiting for a connection is bounded here too
     finally:
         database.reset()
 
