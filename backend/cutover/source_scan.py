@@ -1,9 +1,10 @@
 """Reading the SQLite source on several threads: rowid ranges and a pool of connections.
 
-sqlite3 lets go of the GIL while SQLite works, so two threads scanning two halves of a table
-take about half the time of one on two free cores (preflight and verify's source side are
-SQLite work nearly all through). Each thread has its own read-only connection with the value
-functions installed; partial results over ranges add up to the whole table's.
+sqlite3 lets go of the GIL while SQLite works, so two threads each running an aggregate query
+over half of a table take about half the time of one on two free cores (preflight's scans are
+such queries). Queries that fetch row by row do not gain: the threads pass the GIL back and
+forth for every row. Each thread has its own read-only connection with the value functions
+installed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ the first 64 bits of the md5 of each row's canonical text, which is the row's CO
 Postgres ``values.pg_row_sql`` prints every stored row the same way and hashes it in SQL,
 under the fixed session settings. The built-in loader hashes the very rows it streams
 (``SourceChecksums``), so verify after that load reads only Postgres; otherwise (another
-engine, verify alone) two source threads read SQLite in rowid ranges while Postgres works.
+engine, verify alone) a source thread reads SQLite while Postgres works (one: two threads
+fetching rows spent more time passing the GIL back and forth than they gained).
 Then: every serial and identity sequence ahead of its column, every foreign key validated
 (plus an anti-join spot check), and the constraint and index snapshot equal to the one taken
 before the load. On a mismatch in a small table, the differing primary keys are named.
@@ -21,7 +22,6 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import reduce
 from hashlib import md5
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from psycopg2 import sql
 from cutover.catalog import Plan, TablePlan, open_source, quote_sqlite
 from cutover.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from cutover.sequences import sequence_states
-from cutover.source_scan import WHOLE_TABLE, SourcePool, rowid_ranges
+from cutover.source_scan import WHOLE_TABLE, SourcePool
 from cutover.values import (
     apply_session_settings,
     copy_row_sql,
@@ -40,6 +40,7 @@ from cutover.values import (
 )
 
 MOD = 2**64
+SOURCE_THREADS = 1
 CHUNK_ROWS = 5000
 KEY_DIFF_MAX_ROWS = 200_000   # name differing keys only for tables this small
 KEY_DIFF_SHOWN = 10
@@ -98,12 +99,6 @@ class RowChecksum:
         self._total += sum(struct.unpack(f">{len(lines)}q", digests))
         self.rows += len(lines)
 
-    def merge(self, other: RowChecksum) -> RowChecksum:
-        """Add the rows another checksum has seen (of another part of the same table)."""
-        self.rows += other.rows
-        self._total += other._total
-        return self
-
     @property
     def result(self) -> tuple[int, int]:
         """(rows, checksum)."""
@@ -161,13 +156,6 @@ def sqlite_checksum(sqlite_path: Path, table: TablePlan,
         return range_checksum(src, table, coercions).result
 
 
-def _submit_source_checksums(pool: SourcePool, sqlite_path: Path, tables: list[TablePlan],
-                             coercions: frozenset[str]) -> dict[str, list[Future]]:
-    """Every table's source checksum, in rowid ranges, on the pool's threads."""
-    with contextlib.closing(open_source(sqlite_path)) as src:
-        ranges = {table.name: rowid_ranges(src, table) for table in tables}
-    return {table.name: [pool.submit(range_checksum, table, coercions, where)
-                         for where in ranges[table.name]] for table in tables}
 
 
 def pg_checksum(cur, table: TablePlan) -> tuple[int, int]:
@@ -206,17 +194,12 @@ def differing_keys(sqlite_path: Path, cur, table: TablePlan,
     return [key.decode("utf-8", "replace") for key in differing[:KEY_DIFF_SHOWN]]
 
 
-def check_table(sqlite_path: Path, cur, table: TablePlan,
-                source: tuple[int, int] | list[Future],
+def check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int] | Future,
                 coercions: frozenset[str] = frozenset()) -> TableCheck:
-    """Compare the target's count and checksum with the source's (known, or being computed
-    as the checksums of rowid ranges)."""
+    """Compare the target's count and checksum with the source's (known, or being computed)."""
     started = time.monotonic()
     target_rows, target_sum = pg_checksum(cur, table)
-    if isinstance(source, list):
-        parts = [future.result() for future in source]
-        source = reduce(RowChecksum.merge, parts, RowChecksum()).result
-    source_rows, source_sum = source
+    source_rows, source_sum = source.result().result if isinstance(source, Future) else source
     check = TableCheck(table.name, source_rows, target_rows, source_sum, target_sum,
                        time.monotonic() - started)
     if not check.ok and max(source_rows, target_rows) <= KEY_DIFF_MAX_ROWS:
@@ -261,11 +244,9 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
     result = Verification()
     known = {table.name: source_checksums.lookup(sqlite_path, table.name, coercions)
              for table in plan.tables} if source_checksums else {}
-    with SourcePool(sqlite_path) as pool:
-        sources = _submit_source_checksums(
-            pool, sqlite_path, [table for table in plan.tables if not known.get(table.name)],
-            coercions)
-        sources.update({name: sums for name, sums in known.items() if sums})
+    with SourcePool(sqlite_path, threads=SOURCE_THREADS) as pool:
+        sources = {table.name: known.get(table.name) or pool.submit(
+            range_checksum, table, coercions) for table in plan.tables}
         with conn.cursor() as cur:
             apply_session_settings(cur)
             for table in plan.tables:
