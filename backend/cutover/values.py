@@ -64,10 +64,9 @@ COERCIONS = {
 class Check:
     """A preflight condition: ``condition`` (SQLite SQL) is true for a bad value.
 
-    ``gate``, when set, is a condition true for every row ``condition`` can be true for, shared
-    by several checks of a column: preflight counts the gate once per row and evaluates the
-    checks behind it only on the rows it lets through (none, for clean data).
-    """
+    ``gate``, when set, is true for every row ``condition`` can be true for and shared by
+    several checks of a column: preflight counts the gate once per row and evaluates the
+    checks behind it only on the rows it lets through (none, for clean data)."""
 
     category: str
     condition: str
@@ -275,12 +274,8 @@ class DateTimeValue(Converter):
         return _PG_FORMAT[self.kind].format(col=col)
 
     def checks(self, x: str) -> list[Check]:
-        """Every check but the NUL byte sits behind one gate: "not a valid canonical value".
-
-        A valid canonical value is ASCII digits and separators, so it can be neither an
-        integer, nor invalid UTF-8, nor a problem for Python's parser. (GLOB stops at a NUL,
-        so the NUL-byte check stays outside the gate.)
-        """
+        """All but the NUL check behind one gate, "not a valid canonical value" (valid ones are
+        ASCII digits and separators; GLOB stops at a NUL, so that check stays outside)."""
         valid = (f"{x} GLOB '{_CANONICAL_GLOB[self.kind]}' AND substr({x}, 1, 4) <> '0000' "
                  f"AND {_VALID_IN_SQL[self.kind].format(x=x)}")
         problem = (f"cutover_datetime_problem({_text_as_blob(x)}, '{self.kind}', "
@@ -373,11 +368,8 @@ def quote_pg(name: str) -> str:
 
 def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = frozenset(),
                  newline: bool = True) -> str:
-    """A SQLite expression giving one COPY text row (tab-separated, ``\\N`` for NULL).
-
-    The tab and newline are literals in the SQL text: SQLite would call ``char()`` for every
-    row (measured: a quarter of the cost of building a ten-column row).
-    """
+    """A SQLite expression giving one COPY text row (tab-separated, ``\\N`` for NULL; the
+    tab and newline are literals: a ``char()`` call would run for every row)."""
     fields = [f"coalesce({converter_for(col, coercions).copy_sql(quote_sqlite(col.name))}, "
               f"'{NULL_FIELD}')" for col in columns]
     return " || '\t' || ".join(fields) + (" || '\n'" if newline else "")
@@ -391,10 +383,8 @@ def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
 
 
 def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
-    """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included.
-
-    The built-in loader sends exactly these rows, and verify hashes exactly these rows.
-    """
+    """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included: the
+    rows the built-in loader sends and verify hashes."""
     return (f"SELECT CAST({copy_row_sql(table.columns, coercions)} AS BLOB) "
             f"FROM {quote_sqlite(table.source.name)}")
 
