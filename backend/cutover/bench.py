@@ -8,9 +8,14 @@ as a child process (wall seconds, peak RSS of its process tree):
   foreign keys dropped during the load and re-added (one transaction), and with them in place;
 * the pgloader engine (scripts/migrate.load, with its journal, recount and key re-add);
 * the built-in copy engine;
-* verify alone, on the databases the two engines loaded.
+* the migration command end to end (scripts/migrate_sqlite_to_pg.sh --engine copy: preflight,
+  load, sequences, and the verify that reuses the hashes the load took while streaming), with
+  its JSON report's verify and load seconds;
+* preflight alone, against an empty target;
+* verify alone, re-reading SQLite, on the databases the two engines loaded.
 
-The loads reset sequences but do not verify (verify is measured on its own). Prints one table.
+The engine rows reset sequences but do not verify (verify is measured on its own). Prints one
+table.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from cutover.urls import libpq_url, redact_text, sqlalchemy_url
 
 DEFAULT_ROWS = 2_000_000
 OWNER = "cutover_app"  # a non-superuser role owning each benchmark database
+MIGRATE_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "migrate_sqlite_to_pg.sh"
 TARGETS = {"built-in loader ≥ limit ×": 0.9, "verify ≤ load ×": 0.5, "peak RSS MB <": 150}
 
 
@@ -49,6 +55,7 @@ class Step:
     measurement: Measurement
     rows: int
     note: str = ""
+    versus_limit: bool = True  # a load, compared with the psql limit; checks are not
 
     @property
     def rows_per_second(self) -> float:
@@ -137,12 +144,12 @@ class Bench:
         for url in self.databases:
             drop_database(self.admin_url, make_url(url).database)
 
-    def record(self, name: str, measurement: Measurement, note: str = "") -> Step:
+    def record(self, name: str, measurement: Measurement, *, versus_limit: bool = True) -> Step:
         """Keep a measured step for the table; a failed step stops the run with its stderr."""
         if measurement.returncode != 0:
-            raise RuntimeError(f"{name} failed ({measurement.returncode}): "
-                               f"{redact_text(measurement.stderr.strip()[-2000:])}")
-        step = Step(name, measurement, self.total_rows, note)
+            output = (measurement.stderr.strip() or measurement.stdout.strip())[-2000:]
+            raise RuntimeError(f"{name} failed ({measurement.returncode}): {redact_text(output)}")
+        step = Step(name, measurement, self.total_rows, versus_limit=versus_limit)
         self.steps.append(step)
         self.log(f"  {name}: {measurement.seconds:.1f} s, {measurement.peak_rss_mb:.0f} MB")
         return step
@@ -170,8 +177,14 @@ class Bench:
         self._psql("psql \\copy, keys dropped + re-added", scripts[True], "dropped")
         self._psql("psql \\copy, keys in place", scripts[False], "kept")
         loaded = {engine: self._engine(engine) for engine in ("pgloader", "copy")}
-        for engine, url in loaded.items():
-            self._child(f"verify alone ({engine}-loaded db)", "verify", url)
+        self._migration_command()
+        self.log("preflight alone …")
+        self._child("preflight alone", "preflight", plan_url, versus_limit=False)
+        for engine, (url, load_seconds) in loaded.items():
+            self.log(f"verify alone ({engine}-loaded db) …")
+            step = self._child(f"verify alone, re-reading SQLite ({engine}-loaded db)", "verify",
+                               url, versus_limit=False)
+            step.note += f"; {step.measurement.seconds / load_seconds:.2f}× the {engine} load"
 
     def _psql(self, name: str, script_text: str, label: str) -> None:
         url, environment = split_password(self.fresh_database())
@@ -181,44 +194,59 @@ class Bench:
         self.record(name, measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url],
                                   env=environment))
 
-    def _engine(self, engine: str) -> str:
+    def _engine(self, engine: str) -> tuple[str, float]:
+        """Load a fresh database with one engine; its URL and the step's wall seconds."""
         url = self.fresh_database()
         self.log(f"{engine} engine …")
-        self._child(f"{engine} engine", engine, url)
-        return url
+        step = self._child(f"{engine} engine", engine, url)
+        return url, step.measurement.seconds
 
-    def _child(self, name: str, job: str, url: str) -> None:
+    def _migration_command(self) -> None:
+        """The real migration command on a fresh database; verify vs load from its report."""
+        url, environment = split_password(self.fresh_database())
+        report_path = self.workdir / "migration-report.json"
+        environment["PYTHON"] = sys.executable
+        self.log("migration command, copy engine …")
+        step = self.record("migration command, copy engine", measure(
+            [str(MIGRATE_SCRIPT), "--sqlite", str(self.sqlite_path), "--pg", url,
+             "--engine", "copy", "--yes", "--quiet", "--report", str(report_path)],
+            env=environment))
+        report = json.loads(report_path.read_text())
+        verify_seconds = report["verification"]["seconds"]
+        load_seconds = report["load"]["seconds"] - verify_seconds  # the engine times both
+        limit = self.steps[0].measurement.seconds
+        step.note = (f"in its report: load {load_seconds:.1f} s ({limit / load_seconds:.2f}× "
+                     f"limit), verify {verify_seconds:.1f} s = "
+                     f"{verify_seconds / load_seconds:.2f}× the load")
+
+    def _child(self, name: str, job: str, url: str, *, versus_limit: bool = True) -> Step:
         plain_url, environment = split_password(url)
         step = self.record(name, measure(
             [sys.executable, "-m", "cutover.bench_child", job, str(self.sqlite_path), plain_url],
-            env=environment))
+            env=environment), versus_limit=versus_limit)
         report = json.loads(step.measurement.stdout.strip().splitlines()[-1])
         if not report.get("ok", False):
             raise RuntimeError(f"{name}: not ok: {report}")
         pgloader_mb = step.measurement.program_rss_mb("pgloader")
         if pgloader_mb is not None:
             step.note = f"pgloader alone {pgloader_mb:.0f} MB"
-        if "verify" in name:
+        if job == "verify":
             step.note = f"checksums {report['tables']} tables ok"
+        if job == "preflight":
+            step.note = f"{report['tables']} tables, {report['findings']} findings"
+        return step
 
 
 def format_table(steps: list[Step]) -> str:
     """The result table (Markdown) with each step's ratio to the physical limit."""
     limit = steps[0].measurement.seconds
-    loads = {step.name: step.measurement.seconds for step in steps if "engine" in step.name}
     lines = ["| step | wall s | rows/s | × limit | peak RSS MB | note |",
              "|---|---:|---:|---:|---:|---|"]
     for step in steps:
         seconds = step.measurement.seconds
-        ratio = f"{limit / seconds:.2f}" if "verify" not in step.name else "—"
-        note = step.note
-        if "verify" in step.name:
-            engine = step.name.split("(")[1].split("-")[0]
-            load = loads.get(f"{engine} engine")
-            if load:
-                note += f"; {seconds / load:.2f}× the {engine} load"
+        ratio = f"{limit / seconds:.2f}" if step.versus_limit else "—"
         lines.append(f"| {step.name} | {seconds:.1f} | {step.rows_per_second:,.0f} | {ratio} | "
-                     f"{step.measurement.peak_rss_mb:.0f} | {note} |")
+                     f"{step.measurement.peak_rss_mb:.0f} | {step.note} |")
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """One measured benchmark step, run as a child process of ``cutover.bench``.
 
-``python -m cutover.bench_child {pgloader|copy|verify} SQLITE PG_URL`` loads (resetting the
-sequences, without verifying) or verifies, and prints one JSON line: ``ok``, seconds, rows.
+``python -m cutover.bench_child {pgloader|copy|verify|preflight} SQLITE PG_URL`` loads (resetting
+the sequences, without verifying), verifies, or runs the preflight checks, and prints one JSON
+line: ``ok``, seconds, and what the job counted.
 The password, if any, comes from PGPASSWORD, never from the command line.
 """
 
@@ -17,6 +18,7 @@ import psycopg2
 
 from cutover.bench import read_bench_plan
 from cutover.engines import get_engine
+from cutover.preflight import run_preflight
 from cutover.progress import Progress
 from cutover.sequences import reset_sequences
 from cutover.verify import verify
@@ -56,10 +58,22 @@ def run_verify(sqlite_path: Path, pg_url: str) -> dict:
             "tables": len(verification.tables), "problems": verification.problems[:5]}
 
 
+def run_preflight_only(sqlite_path: Path, pg_url: str) -> dict:
+    """The migration's preflight checks of the source against the (empty) target's plan."""
+    plan = read_bench_plan(sqlite_path, pg_url)
+    started = time.monotonic()
+    preflight = run_preflight(plan, sqlite_path)
+    return {"ok": preflight.ok, "seconds": time.monotonic() - started,
+            "tables": len(preflight.row_counts), "findings": len(preflight.findings)}
+
+
+CHECKS = {"verify": run_verify, "preflight": run_preflight_only}
+
+
 def main(argv: list[str]) -> int:
     job, sqlite_path, pg_url = argv[0], Path(argv[1]), argv[2]
-    report = run_verify(sqlite_path, pg_url) if job == "verify" else \
-        run_load(job, sqlite_path, pg_url)
+    check = CHECKS.get(job)
+    report = check(sqlite_path, pg_url) if check else run_load(job, sqlite_path, pg_url)
     print(json.dumps(report))
     return 0 if report["ok"] else 1
 
