@@ -16,9 +16,9 @@ import httpx
 from sqlalchemy import Engine
 
 from app.maintenance import MaintenanceStatus, read_maintenance, set_maintenance
-from app.settings import load_settings
+from app.settings import Settings, load_settings
 from cutover.urls import redact_url, sqlalchemy_url
-from runbook.api_env import current_database_url
+from runbook.api_env import current_database_url, current_env
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
@@ -26,6 +26,7 @@ from runbook.shell import Shell
 DEFAULT_MESSAGE = "Database upgrade in progress; writes are paused for a few minutes."
 PROBE_PATH = "/bookings"
 POLL_S = 0.25
+IN_FLIGHT_GRACE_S = 1.0  # a write that passed the gate before the flag finishes
 
 
 @contextlib.contextmanager
@@ -74,6 +75,20 @@ def wait_for_api(api_url: str, frozen: bool, timeout: float) -> int:
                        f"{timeout:.0f} s ({last}); is API_URL the API that uses this database?")
 
 
+def flag_settle_seconds(cfg: RunbookConfig) -> float:
+    """How long after writing the flag every worker is sure to act on it.
+
+    Each API worker caches the flag for MAINTENANCE_CACHE_SECONDS (from the API's env file, else
+    the API's default); a write that passed the gate just before that may still be committing,
+    so IN_FLIGHT_GRACE_S is added. Probing earlier could be answered by an up-to-date worker
+    while another still accepts writes.
+    """
+    configured = current_env(cfg).get("MAINTENANCE_CACHE_SECONDS")
+    cache_s = (float(configured) if configured
+               else Settings.model_fields["maintenance_cache_seconds"].default)
+    return cache_s + IN_FLIGHT_GRACE_S
+
+
 def carry_freeze(shell: Shell, old_url: str, new_url: str) -> None:
     """Give the new database the old one's freeze state before the API switches to it."""
     state = read_flag(old_url)
@@ -98,6 +113,9 @@ def set_freeze(shell: Shell, cfg: RunbookConfig, enabled: bool, message: str | N
                   f"POST {cfg.api_url}{PROBE_PATH}")
         return
     write_flag(url, enabled, message if enabled else None)
+    settle = flag_settle_seconds(cfg)
+    shell.say(f"flag written; waiting {settle:.1f} s for every API worker to act on it")
+    time.sleep(settle)
     status = wait_for_api(cfg.api_url, frozen=enabled, timeout=cfg.freeze_timeout)
     after = read_flag(url)
     if after.enabled != enabled:

@@ -70,7 +70,8 @@ def config_for(environ: dict[str, str]):
 
 
 @contextlib.contextmanager
-def api_running(environ: dict[str, str], database_env: dict[str, str]) -> Iterator[object]:
+def api_running(environ: dict[str, str], database_env: dict[str, str],
+                maintenance_cache_seconds: float = 0.5) -> Iterator[object]:
     """Write the API's env file (database settings + test secrets), start the API as the
     runbook does, yield the config; stop whichever API the pid file names afterwards."""
     from runbook import api_process
@@ -79,7 +80,7 @@ def api_running(environ: dict[str, str], database_env: dict[str, str]) -> Iterat
     cfg = config_for(environ)
     write_env_file(cfg.path(cfg.api_env_file), {
         **database_env, "SECRET_KEY": environ["SECRET_KEY"], "UPLOAD_DIR": environ["UPLOAD_DIR"],
-        "MAINTENANCE_CACHE_SECONDS": "0.5"})
+        "MAINTENANCE_CACHE_SECONDS": str(maintenance_cache_seconds)})
     api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
     try:
         yield cfg

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from helpers import api_env, run_api
 from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
 from runbook.api_env import sqlite_env
-from runbook.maintenance import read_flag, set_freeze
+from runbook.maintenance import read_flag, set_freeze, write_probe
 from runbook.shell import Shell
 from runbook.smoke import CHECKS, run_smoke, smoke_or_fail
 
@@ -82,3 +84,22 @@ def test_freeze_without_a_reachable_api_fails_clearly(running_api):
     assert "did not refuse writes with 503" in done.stderr
     assert "Traceback" not in done.stderr
     set_freeze(Shell(assume_yes=True), cfg, False, None)  # leave it as found
+
+
+
+def test_freeze_returns_only_once_every_api_process_refuses_writes(tmp_path):
+    """Each API process caches the flag (3 s here). Process B cached "not frozen" 2 s after
+    process A, the one freeze probes: freeze must not report success when A refreshes while B
+    still accepts writes for up to 2 s more (they would miss the snapshot).
+    """
+    sqlite_path = seed_minimal_sqlite(tmp_path / "live.db")
+    environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path))
+    with api_running(environ, sqlite_env(sqlite_path), maintenance_cache_seconds=3) as cfg, \
+            run_api(api_env(f"sqlite:///{sqlite_path}", tmp_path / "b-uploads",
+                            MAINTENANCE_CACHE_SECONDS="3")) as other_api:
+        assert write_probe(cfg.api_url) == 401   # A caches "not frozen" now …
+        time.sleep(2)
+        assert write_probe(other_api) == 401     # … and B two seconds later
+        set_freeze(Shell(assume_yes=True), cfg, True, "window")
+        assert write_probe(other_api) == 503
+        set_freeze(Shell(assume_yes=True), cfg, False, None)
