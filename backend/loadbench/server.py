@@ -7,17 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
 
 from cutover.local_postgres import free_port
 from cutover.urls import redact_text
 from loadbench.config import HOST
+from runbook.api_process import wait_until_ready
+from runbook.errors import RunbookError
 
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 30
@@ -93,24 +93,12 @@ class RunningServer:
         return redact_text("\n".join(lines[-LOG_TAIL_LINES:]))
 
     def wait_ready(self, timeout: float) -> None:
-        """Poll ``/readyz`` until it answers 200; ServerFailed if the process dies or time is up."""
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise ServerFailed(f"the API exited with code {self.process.returncode}:\n"
-                                       f"{self.log_tail()}")
-                try:
-                    answer = client.get("/readyz")
-                    if answer.status_code == 200:
-                        return
-                    last = f"/readyz answered {answer.status_code}: {answer.text[:200]}"
-                except httpx.TransportError as exc:
-                    last = f"{exc.__class__.__name__}"
-                time.sleep(0.2)
-        raise ServerFailed(f"the API was not ready within {timeout:.0f} s ({last}):\n"
-                           f"{self.log_tail()}")
+        """Poll ``/readyz`` until it answers 200 (the runbook's own poller); ServerFailed if the
+        process dies or time is up."""
+        try:
+            wait_until_ready(self.base_url, timeout, self.process, self.log_path)
+        except RunbookError as exc:
+            raise ServerFailed(str(exc)) from None
 
     def stop(self) -> None:
         """SIGTERM the supervisor's process group, then SIGKILL whatever is left after a grace."""

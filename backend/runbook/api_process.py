@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
+from cutover.urls import redact_text
 from runbook.config import PROJECT_ROOT, RunbookConfig
 from runbook.errors import RunbookError
 
@@ -111,7 +112,7 @@ def _log_tail(log: Path | None) -> str:
     if log is None or not log.is_file():
         return ""
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
-    return f"\nlast lines of {log}:\n" + "\n".join(lines)
+    return f"\nlast lines of {log}:\n" + redact_text("\n".join(lines))
 
 
 def start_api(cfg: RunbookConfig, env: Mapping[str, str], workers: int | None = None) -> ApiProcess:

@@ -1,0 +1,27 @@
+"""A local API that dies while starting is reported with its log tail, passwords hidden."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cutover.local_postgres import free_port
+from runbook.api_process import wait_until_ready
+from runbook.errors import RunbookError
+
+
+def test_an_api_that_exits_while_starting_is_reported_with_a_redacted_log(tmp_path):
+    log = tmp_path / "api.log"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-c",
+             "print('cannot reach postgresql://app:hunter2@db:5432/app'); raise SystemExit(3)"],
+            stdout=handle, stderr=subprocess.STDOUT)
+    process.wait(timeout=30)
+    with pytest.raises(RunbookError) as failed:
+        wait_until_ready(f"http://127.0.0.1:{free_port()}", 10, process, log)
+    message = str(failed.value)
+    assert "exited with code 3" in message
+    assert "postgresql://app:***@db:5432/app" in message and "hunter2" not in message
