@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends
@@ -17,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import DATABASE_UNAVAILABLE_ERRORS
 from app.settings import Settings, get_settings
+from app.socket_deadline import socket_deadline
 
 logger = logging.getLogger("app.db")
 
@@ -54,39 +51,6 @@ def make_engine(settings: Settings) -> Engine:
     )
     _bound_pre_ping(engine, deadline=settings.db_pool_timeout)
     return engine
-
-
-def _shut_down_socket(fileno: int) -> None:
-    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fileno)) as sock:
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-@contextlib.contextmanager
-def socket_deadline(dbapi_connection, seconds: float) -> Iterator[Callable[[], bool]]:
-    """Shut the connection's socket down if the block has not finished within ``seconds``.
-
-    A server that stops answering without closing the socket (frozen, or a proxy whose upstream
-    hangs) would hold a read for ever; shutting the socket down ends it with a disconnect error.
-    Yields ``expired()``: whether the deadline struck (the connection is then unusable).
-    """
-    guard = threading.Lock()
-    state = {"finished": False, "expired": False}
-
-    def expire() -> None:
-        with guard:
-            if not state["finished"]:
-                state["expired"] = True
-                _shut_down_socket(dbapi_connection.fileno())
-
-    timer = threading.Timer(seconds, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield lambda: state["expired"]
-    finally:
-        with guard:
-            state["finished"] = True
-        timer.cancel()
 
 
 def _bound_pre_ping(engine: Engine, *, deadline: float) -> None:
