@@ -24,7 +24,7 @@ from cutover.progress import Progress
 from cutover.sequences import reset_sequences
 from cutover.verify import Verification, verify
 
-CHINOOK_SCHEMA = Path(__file__).with_name("chinook_pg.sql")
+CHINOOK_SCHEMA = Path(__file__).parent / "data" / "chinook_postgres.sql"
 
 
 def plan_for(sqlite_path: Path, pg_url: str) -> Plan:

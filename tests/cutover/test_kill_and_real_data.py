@@ -11,13 +11,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pgloader_support import CHINOOK_SCHEMA
 
 pytestmark = pytest.mark.requires_pg
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = PROJECT_ROOT / "scripts" / "migrate_sqlite_to_pg.sh"
 BIG_ROWS = 300_000
-CHINOOK_DDL = Path(__file__).parent / "data" / "chinook_postgres.sql"
 CHINOOK_COUNTS = {"Album": 347, "Artist": 275, "Customer": 59, "Employee": 8, "Genre": 25,
                   "Invoice": 412, "InvoiceLine": 2240, "MediaType": 5, "Playlist": 18,
                   "PlaylistTrack": 8715, "Track": 3503}
@@ -58,7 +58,7 @@ def test_a_killed_run_leaves_the_target_as_it_was_and_a_rerun_completes(
 
 def test_the_chinook_sample_migrates_with_its_mixed_case_names(chinook_path, pg_exec, migrate,
                                                                sha256):
-    pg_exec(CHINOOK_DDL.read_text())
+    pg_exec(CHINOOK_SCHEMA.read_text())
     digest = sha256(chinook_path)
     done = migrate(chinook_path)
     assert done.returncode == 0, done.stdout + done.stderr
