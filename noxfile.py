@@ -11,10 +11,11 @@ nox.options.sessions = ["tests", "pg_tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
+CONSTRAINTS = "constraints.txt"  # the versions CI tested; a fresh install resolves the same
 
 
 def _install(session: nox.Session, extras: str = "test") -> None:
-    session.install("-e", f".[{extras}]")
+    session.install("-c", CONSTRAINTS, "-e", f".[{extras}]")
 
 
 def _pytest(session: nox.Session, backend: str) -> None:
@@ -40,9 +41,10 @@ def pg_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the whole project."""
-    session.install("ruff>=0.5")
+    """ruff over the whole project, and the layer contracts (import-linter: one way, no cycles)."""
+    _install(session, "lint")
     session.run("ruff", "check", ".")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session(python=PYTHON, default=False)
@@ -52,15 +54,15 @@ def bench(session: nox.Session) -> None:
     Pass `-- --rows N` to change the size. Prints a table; copy it into docs/benchmarks.md.
     """
     _install(session)
-    session.run("python", "-m", "cutover.bench", *session.posargs)
+    session.run("python", "-m", "benchmarks.migration", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
 def load_bench(session: nox.Session) -> None:
     """API load benchmark: SQLite vs PostgreSQL, 1 vs N uvicorn workers, WebSocket reconnect storm.
 
-    Pass options after `--` (e.g. `-- --clients 8 --duration 10`; see `python -m loadbench -h`).
+    Pass options after `--` (e.g. `-- --clients 8 --duration 10`; `python -m benchmarks.load -h`).
     Prints tables; copy them into docs/benchmarks.md.
     """
     _install(session)
-    session.run("python", "-m", "loadbench", *session.posargs)
+    session.run("python", "-m", "benchmarks.load", *session.posargs)

@@ -9,12 +9,13 @@ The tasks live in ``backend/runbook/``; this file only builds the namespace.
 from invoke import Collection
 
 from runbook import (
-    api_env,
     cutover,
     dev,
-    maintenance,
+    flip,
+    freeze,
     migrate,
     monitor,
+    point_api,
     proxy,
     rehearse,
     rollback,
@@ -25,10 +26,10 @@ from runbook import (
 
 namespace = Collection(
     # staging rehearsal, in runbook order
-    rehearse.rehearse, proxy.proxy, schema.schema, migrate.migrate, api_env.point_api,
+    rehearse.rehearse, proxy.proxy, schema.schema, migrate.migrate, point_api.point_api,
     smoke.smoke,
     # production cutover, in runbook order
-    cutover.cutover, maintenance.freeze, api_env.flip, maintenance.unfreeze, monitor.monitor,
+    cutover.cutover, freeze.freeze, flip.flip, freeze.unfreeze, monitor.monitor,
     # rollback
     snapshot.snapshot, rollback.rollback,
     # developer setup

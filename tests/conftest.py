@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cutover.local_postgres import (
+from foundation.database_urls import sqlalchemy_url
+from foundation.throwaway_postgres import (
     PostgresServer,
     TemporaryCluster,
     create_database,
@@ -23,7 +24,6 @@ from cutover.local_postgres import (
     provide_server,
     server_bindir,
 )
-from cutover.urls import sqlalchemy_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHINOOK = PROJECT_ROOT.parent / "shared" / "data" / "chinook.sqlite"

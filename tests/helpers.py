@@ -4,7 +4,7 @@
 environment on top of this process's, waits until ``GET /healthz`` answers and yields the base
 URL; on exit it stops the server (SIGTERM, then SIGKILL). ``serve_in_thread(app)`` runs a real
 uvicorn for an app object inside this process (so a test can watch the app's engine).
-``upgrade_schema(url)`` is ``app.schema.upgrade_to_head``: Alembic ``upgrade head`` on a URL.
+``upgrade_schema(url)`` is ``app.alembic_upgrade.upgrade_to_head``: ``alembic upgrade head``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from app.schema import upgrade_to_head
-from cutover.local_postgres import free_port
-from cutover.urls import redact_text
+from app.alembic_upgrade import upgrade_to_head
+from foundation.database_urls import redact_text
+from foundation.throwaway_postgres import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "test-secret-key-for-the-booking-api-0123456789"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import DATABASE_UNAVAILABLE_ERRORS
 from app.settings import Settings, get_settings
-from app.socket_deadline import socket_deadline
+from foundation.socket_deadline import socket_deadline
 
 logger = logging.getLogger("app.db")
 

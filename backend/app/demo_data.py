@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Table, create_engine, text
 
+from app.alembic_upgrade import upgrade_to_head
 from app.models import (
     Booking,
     ChatMessage,
@@ -35,7 +36,6 @@ from app.models import (
     Upload,
     User,
 )
-from app.schema import upgrade_to_head
 from app.security import hash_password
 
 DEFAULT_ROWS = 100_000

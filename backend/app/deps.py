@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.db import SessionDep
 from app.models import User
-from app.schemas import MAX_ID
+from app.payloads import MAX_ID
 from app.security import InvalidToken, decode_access_token
 from app.settings import Settings
 

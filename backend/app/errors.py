@@ -15,7 +15,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from cutover.urls import redact_text
+from foundation.database_urls import redact_text
 
 logger = logging.getLogger("app.errors")
 

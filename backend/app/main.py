@@ -25,7 +25,7 @@ from app.realtime.router import router as realtime_router
 from app.routes import auth, bookings, health, rooms, status, uploads
 from app.routes.threads import router as threads_router
 from app.settings import Settings, SettingsError, get_settings
-from cutover.urls import redact_text, redact_url
+from foundation.database_urls import redact_text, redact_url
 
 logger = logging.getLogger("app.main")
 

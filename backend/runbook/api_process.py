@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 
-from cutover.urls import redact_text
+from foundation.database_urls import redact_text
 from runbook.config import PROJECT_ROOT, RunbookConfig
 from runbook.errors import RunbookError
 

@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runbook.api_env import postgres_env, repoint_api
+from runbook.api_env_file import postgres_env
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
-from runbook.maintenance import DEFAULT_MESSAGE, set_freeze
+from runbook.freeze import DEFAULT_MESSAGE, set_freeze
 from runbook.migrate import run_migration
 from runbook.monitor import run_monitor
 from runbook.proxy import start_cloud_sql_proxy, start_local_postgres
+from runbook.repoint import repoint_api
 from runbook.schema import apply_schema
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail

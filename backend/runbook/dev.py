@@ -10,15 +10,16 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from cutover.local_postgres import wait_until_ready
-from cutover.urls import libpq_url, with_database
+from foundation.database_urls import libpq_url, with_database
+from foundation.throwaway_postgres import wait_until_ready
 from runbook import api_process
-from runbook.api_env import current_env, postgres_env, repoint_api, sqlite_env, sqlite_url
+from runbook.api_env_file import current_env, postgres_env, sqlite_env, sqlite_url
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import runbook_task
 from runbook.migrate import run_migration
 from runbook.proxy import start_local_postgres
 from runbook.rehearse import build_demo_sqlite
+from runbook.repoint import repoint_api
 from runbook.schema import apply_schema
 from runbook.shell import Shell
 

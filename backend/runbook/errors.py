@@ -14,7 +14,7 @@ from typing import Any
 
 from invoke import Exit, task
 
-from cutover.urls import redact_text
+from foundation.database_urls import redact_text
 
 
 class RunbookError(RuntimeError):
@@ -27,8 +27,8 @@ def _operator_errors() -> tuple[type[BaseException], ...]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.settings import SettingsError
-    from cutover.budget import BudgetExceeded
-    from cutover.local_postgres import NoPostgresAvailable
+    from foundation.connection_budget import BudgetExceeded
+    from foundation.throwaway_postgres import NoPostgresAvailable
 
     return (RunbookError, SettingsError, BudgetExceeded, NoPostgresAvailable, OSError,
             TimeoutError, ValueError, psycopg2.Error, SQLAlchemyError)

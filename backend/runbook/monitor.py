@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg2
 
-from cutover.urls import libpq_url, redact_url
-from runbook.api_env import current_database_url
+from foundation.database_urls import libpq_url, redact_url
+from runbook.api_env_file import current_database_url
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell

@@ -16,8 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from cutover.local_postgres import wait_until_ready
-from cutover.urls import redact_url
+from foundation.database_urls import redact_url
+from foundation.throwaway_postgres import wait_until_ready
 from runbook.compose import compose_command, require_engine
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task

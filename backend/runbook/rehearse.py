@@ -22,14 +22,15 @@ import psycopg2
 from psycopg2 import sql
 
 from app.models import Base
-from cutover.local_postgres import create_database, drop_database, free_port, provide_server
-from cutover.urls import libpq_url, redact_url
+from foundation.database_urls import libpq_url, redact_url
+from foundation.throwaway_postgres import create_database, drop_database, free_port, provide_server
 from runbook import api_process
-from runbook.api_env import check_connection_budget, postgres_env
+from runbook.api_env_file import postgres_env
 from runbook.compose import docker_engine_status
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.migrate import run_migration
+from runbook.repoint import check_connection_budget
 from runbook.report import (
     RehearsalReport,
     estimate_window,

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cutover.urls import redact_text
+from foundation.database_urls import redact_text
 
 # The window is freeze + schema + migrate (scaled) + flip + smoke + unfreeze, times this factor.
 SAFETY_FACTOR = 1.5

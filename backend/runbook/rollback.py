@@ -20,11 +20,12 @@ import psycopg2
 from psycopg2 import sql
 
 from app.models import Base
-from cutover.urls import libpq_url
-from runbook.api_env import current_database_url, repoint_api, sqlite_env
+from foundation.database_urls import libpq_url
+from runbook.api_env_file import current_database_url, sqlite_env
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
-from runbook.maintenance import set_freeze
+from runbook.freeze import set_freeze
+from runbook.repoint import repoint_api
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
 from runbook.snapshot import latest_snapshot, verify_snapshot

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from cutover.urls import redact_text
+from foundation.database_urls import redact_text
 from runbook.errors import RunbookError
 
 TAIL_LINES = 20

@@ -24,11 +24,11 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from app import security
+from app.alembic_upgrade import upgrade_to_head
 from app.crud.users import create_user
 from app.db import database
 from app.main import create_app
 from app.models import User
-from app.schema import upgrade_to_head
 from app.settings import Settings, load_settings
 
 

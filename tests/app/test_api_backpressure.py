@@ -31,13 +31,13 @@ from helpers import api_env, run_api
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
+from app.alembic_upgrade import upgrade_to_head
 from app.crud.rooms import create_room
 from app.crud.users import create_user
 from app.db import database, get_db
-from app.schema import upgrade_to_head
-from app.schemas import RoomCreate
-from cutover.local_postgres import TemporaryCluster, create_database
-from cutover.urls import sqlalchemy_url
+from app.payloads import RoomCreate
+from foundation.database_urls import sqlalchemy_url
+from foundation.throwaway_postgres import TemporaryCluster, create_database
 
 pytestmark = pytest.mark.requires_pg
 

@@ -7,9 +7,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
+from app.alembic_upgrade import ALEMBIC_INI
 from app.db import database
 from app.main import create_app
-from app.schema import ALEMBIC_INI
 from app.settings import load_settings
 
 POOL_ENV = {"DB_POOL_SIZE": "7", "DB_MAX_OVERFLOW": "3", "DB_POOL_RECYCLE": "900",

@@ -13,13 +13,13 @@ from helpers import PROJECT_ROOT, TEST_SECRET_KEY
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from app.alembic_upgrade import upgrade_to_head
 from app.crud.users import create_user
 from app.db import database
 from app.main import create_app
-from app.schema import upgrade_to_head
 from app.settings import load_settings
-from cutover.local_postgres import create_database, free_port
-from cutover.urls import sqlalchemy_url
+from foundation.database_urls import sqlalchemy_url
+from foundation.throwaway_postgres import create_database, free_port
 
 
 @pytest.mark.requires_pg

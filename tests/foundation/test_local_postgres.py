@@ -5,7 +5,7 @@ import contextlib
 import psycopg2
 import pytest
 
-from cutover.local_postgres import (
+from foundation.throwaway_postgres import (
     NoPostgresAvailable,
     create_database,
     drop_database,

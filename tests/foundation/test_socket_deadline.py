@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from app.socket_deadline import socket_deadline
+from foundation.socket_deadline import socket_deadline
 
 
 def test_a_read_nobody_answers_is_ended_at_the_deadline() -> None:

@@ -2,7 +2,13 @@
 
 import pytest
 
-from cutover.urls import libpq_url, redact_text, redact_url, sqlalchemy_url, with_database
+from foundation.database_urls import (
+    libpq_url,
+    redact_text,
+    redact_url,
+    sqlalchemy_url,
+    with_database,
+)
 
 
 @pytest.mark.parametrize(

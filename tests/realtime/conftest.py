@@ -12,8 +12,8 @@ import pytest
 from helpers import api_env, run_api, upgrade_schema
 from realtime_support import Seeder
 
-from cutover.local_postgres import create_database, drop_database
-from cutover.urls import sqlalchemy_url
+from foundation.database_urls import sqlalchemy_url
+from foundation.throwaway_postgres import create_database, drop_database
 
 APP_ROLE = "cutover_app"
 

@@ -15,8 +15,8 @@ from realtime_support import (
     send,
 )
 
-from cutover.local_postgres import create_database
-from cutover.urls import sqlalchemy_url
+from foundation.database_urls import sqlalchemy_url
+from foundation.throwaway_postgres import create_database
 
 pytestmark = pytest.mark.requires_pg
 

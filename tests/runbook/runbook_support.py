@@ -13,7 +13,7 @@ from helpers import TEST_SECRET_KEY, upgrade_schema
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from cutover.local_postgres import free_port
+from foundation.throwaway_postgres import free_port
 from runbook.config import PROJECT_ROOT, load_config
 
 INVOKE_TIMEOUT_S = 240
@@ -75,7 +75,7 @@ def api_running(environ: dict[str, str], database_env: dict[str, str],
     """Write the API's env file (database settings + test secrets), start the API as the
     runbook does, yield the config; stop whichever API the pid file names afterwards."""
     from runbook import api_process
-    from runbook.api_env import write_env_file
+    from runbook.api_env_file import write_env_file
 
     cfg = config_for(environ)
     write_env_file(cfg.path(cfg.api_env_file), {

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cutover.local_postgres import free_port
+from foundation.throwaway_postgres import free_port
 from runbook.api_process import wait_until_ready
 from runbook.errors import RunbookError
 

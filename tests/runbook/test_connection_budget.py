@@ -9,13 +9,13 @@ import sys
 import psycopg2
 import pytest
 
-from cutover.budget import (
+from foundation.connection_budget import (
     BudgetExceeded,
     ConnectionPlan,
     check_budget,
     read_server_limits,
 )
-from cutover.urls import libpq_url
+from foundation.database_urls import libpq_url
 from runbook.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.requires_pg

@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
-from runbook.api_env import current_database_url, sqlite_env
-from runbook.maintenance import write_probe
+from runbook.api_env_file import current_database_url, sqlite_env
+from runbook.freeze import write_probe
 
 pytestmark = [pytest.mark.requires_pg, pytest.mark.slow]
 

@@ -17,9 +17,9 @@ from runbook_support import api_running, build_demo_sqlite, run_invoke, runbook_
 from write_traffic import WriteTraffic
 
 from app.models import Base
-from cutover.urls import libpq_url
-from runbook.api_env import current_database_url, sqlite_env
-from runbook.maintenance import write_probe
+from foundation.database_urls import libpq_url
+from runbook.api_env_file import current_database_url, sqlite_env
+from runbook.freeze import write_probe
 
 pytestmark = [pytest.mark.requires_pg, pytest.mark.slow]
 

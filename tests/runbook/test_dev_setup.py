@@ -6,7 +6,7 @@ import pytest
 from runbook_support import config_for, run_invoke, runbook_environ
 
 from runbook import api_process
-from runbook.api_env import current_database_url
+from runbook.api_env_file import current_database_url
 
 pytestmark = pytest.mark.requires_pg
 

@@ -10,9 +10,9 @@ from helpers import upgrade_schema
 from runbook_support import config_for, run_invoke, runbook_environ, seed_minimal_sqlite
 from sqlalchemy.engine import make_url
 
-from cutover.urls import libpq_url, sqlalchemy_url
-from runbook.api_env import postgres_env, sqlite_env, write_env_file
-from runbook.maintenance import read_flag
+from foundation.database_urls import libpq_url, sqlalchemy_url
+from runbook.api_env_file import postgres_env, sqlite_env, write_env_file
+from runbook.freeze import read_flag
 from runbook.snapshot import take_snapshot
 
 pytestmark = pytest.mark.requires_pg

@@ -9,8 +9,8 @@ import pytest
 from helpers import upgrade_schema
 from runbook_support import api_running, config_for, run_invoke, runbook_environ
 
-from cutover.urls import sqlalchemy_url
-from runbook.api_env import postgres_env
+from foundation.database_urls import sqlalchemy_url
+from runbook.api_env_file import postgres_env
 from runbook.compose import docker_engine_status
 from runbook.errors import RunbookError
 from runbook.monitor import LiveTable, MonitorState, table_lines

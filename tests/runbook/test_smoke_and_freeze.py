@@ -11,8 +11,8 @@ import pytest
 from helpers import api_env, run_api
 from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
-from runbook.api_env import sqlite_env
-from runbook.maintenance import read_flag, set_freeze, write_probe
+from runbook.api_env_file import sqlite_env
+from runbook.freeze import read_flag, set_freeze, write_probe
 from runbook.shell import Shell
 from runbook.smoke import CHECKS, run_smoke, smoke_or_fail
 

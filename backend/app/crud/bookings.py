@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import Booking, Room, User
-from app.schemas import BookingCreate, BookingUpdate, as_utc
+from app.payloads import BookingCreate, BookingUpdate, as_utc
 
 ACTIVE = "active"
 CANCELLED = "cancelled"

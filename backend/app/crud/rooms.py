@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Room
-from app.schemas import RoomCreate
+from app.payloads import RoomCreate
 
 
 def list_rooms(session: Session) -> list[Room]:

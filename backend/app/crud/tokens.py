@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import RefreshToken, utcnow
-from app.schemas import as_utc
+from app.payloads import as_utc
 from app.security import hash_refresh_token, new_refresh_token
 from app.settings import Settings
 

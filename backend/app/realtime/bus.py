@@ -3,7 +3,7 @@
 A bus carries ``BusEvent``s to a ``sink`` running in the worker's event loop:
 - ``publish_in(session, event)``: transactional; delivered only if that session commits.
 - ``publish_now(event)``: ephemeral (typing, session announcements); best effort.
-``bus_for(engine)`` picks LISTEN/NOTIFY on PostgreSQL and this in-process bus elsewhere. The
+``bus_selection.bus_for(engine)`` picks LISTEN/NOTIFY on PostgreSQL and this bus elsewhere. The
 in-process bus reaches sockets of this process only: run one worker on SQLite.
 """
 
@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy import Engine, event
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.realtime.events import BusEvent
@@ -91,11 +91,3 @@ class InProcessBus:
 def _forget_pending(session: Session) -> None:
     session.info.get(_PENDING, []).clear()
 
-
-def bus_for(engine: Engine) -> Bus:
-    """LISTEN/NOTIFY for PostgreSQL engines, the in-process bus otherwise."""
-    if engine.dialect.name == "postgresql":
-        from app.realtime.pg_bus import PostgresBus
-
-        return PostgresBus(engine)
-    return InProcessBus()

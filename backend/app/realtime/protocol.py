@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from app.schemas import OrmModel, RecordId, Text, UtcDatetime
+from app.payloads import OrmModel, RecordId, Text, UtcDatetime
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_REF_CHARS = 64

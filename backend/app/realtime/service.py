@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.realtime import store
-from app.realtime.bus import Bus, bus_for
+from app.realtime.bus import Bus
+from app.realtime.bus_selection import bus_for
 from app.realtime.events import BusEvent
 from app.realtime.hub import Hub
 from app.realtime.protocol import MessageOut

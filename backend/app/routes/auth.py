@@ -8,7 +8,7 @@ from app.crud import tokens, users
 from app.db import SessionDep
 from app.deps import CurrentUser, SettingsDep, unauthorized
 from app.models import User
-from app.schemas import LoginRequest, RefreshRequest, TokenPair, UserOut
+from app.payloads import LoginRequest, RefreshRequest, TokenPair, UserOut
 from app.security import create_access_token
 from app.settings import Settings
 

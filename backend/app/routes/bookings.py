@@ -10,7 +10,7 @@ from app.crud import bookings as crud
 from app.db import SessionDep
 from app.deps import CurrentUser
 from app.models import Booking, User
-from app.schemas import MAX_ID, BookingCreate, BookingOut, BookingUpdate
+from app.payloads import MAX_ID, BookingCreate, BookingOut, BookingUpdate
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
 

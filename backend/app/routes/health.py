@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from app.db import database
 from app.errors import DATABASE_UNAVAILABLE_ERRORS, DB_RETRY_AFTER_SECONDS
-from app.schemas import Health
+from app.payloads import Health
 
 router = APIRouter(tags=["health"])
 

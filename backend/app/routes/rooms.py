@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from app.crud import rooms as crud
 from app.db import SessionDep
 from app.deps import AdminUser
-from app.schemas import MAX_ID, RoomCreate, RoomOut
+from app.payloads import MAX_ID, RoomCreate, RoomOut
 
 router = APIRouter(prefix="/rooms", tags=["rooms"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.maintenance import current_status
-from app.schemas import MaintenanceOut
+from app.payloads import MaintenanceOut
 
 router = APIRouter(tags=["status"])
 

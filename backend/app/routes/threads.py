@@ -13,10 +13,10 @@ from pydantic import BaseModel, Field
 
 from app.db import SessionDep
 from app.deps import CurrentUser
+from app.payloads import MAX_ID, ApiModel, RecordId, Text
 from app.realtime import realtime_service, store
 from app.realtime.events import BusEvent
 from app.realtime.protocol import MessageOut
-from app.schemas import MAX_ID, ApiModel, RecordId, Text
 
 router = APIRouter(prefix="/threads", tags=["chat"])
 

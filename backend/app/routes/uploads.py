@@ -14,7 +14,7 @@ from app.crud import uploads as crud
 from app.db import SessionDep
 from app.deps import CurrentUser, SettingsDep
 from app.models import Upload
-from app.schemas import MAX_ID, UploadOut
+from app.payloads import MAX_ID, UploadOut
 from app.upload_stream import BadUpload, UploadTooLarge, receive_upload
 
 router = APIRouter(prefix="/uploads", tags=["uploads"])

@@ -1,0 +1,1 @@
+"""The migration benchmark (``python -m benchmarks.migration --help``, ``nox -s bench``)."""

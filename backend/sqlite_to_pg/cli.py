@@ -1,0 +1,256 @@
+"""``python -m sqlite_to_pg.cli --sqlite PATH --pg URL``: the data-only migration, end to end.
+
+Preflight (read-only), load (one engine), sequences, verify — exit 0 only when verification
+holds. ``scripts/migrate_sqlite_to_pg.sh`` execs this module; the Invoke task calls the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from foundation.database_urls import libpq_url, redact_url
+from sqlite_to_pg import engines
+from sqlite_to_pg.catalog import Plan, open_source, read_plan
+from sqlite_to_pg.constraints import take_snapshot
+from sqlite_to_pg.copy_engine import pg_error_text
+from sqlite_to_pg.load_journal import repair_interrupted_load
+from sqlite_to_pg.preflight import PreflightReport, run_preflight
+from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.report import (
+    build_report,
+    format_findings,
+    format_table,
+    table_rows,
+    write_report,
+)
+from sqlite_to_pg.sequences import reset_sequences
+from sqlite_to_pg.values import COERCIONS
+from sqlite_to_pg.verify import verify
+
+EXIT_OK = 0
+EXIT_VERIFY_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PREFLIGHT = 3
+EXIT_LOAD_FAILED = 4
+EXIT_REFUSED = 5
+
+EPILOG = f"""\
+exit codes:
+  {EXIT_OK}  done and verified (or --dry-run with a clean preflight)
+  {EXIT_VERIFY_FAILED}  verification failed: nothing kept (copy: rolled back, the target is as it
+     was; pgloader: the loaded tables emptied and their keys restored)
+  {EXIT_USAGE}  usage error, missing file, unreachable database, engine not available
+  {EXIT_PREFLIGHT}  preflight found values Postgres would reject or change: nothing written
+  {EXIT_LOAD_FAILED}  the load failed or was interrupted: copy rolls back (the target is as it
+     was); pgloader empties what it loaded and restores the keys, or, when it cannot (database
+     down), says so and the next run repairs it from its journal before loading
+  {EXIT_REFUSED}  the target tables hold rows and the truncation was not confirmed (--yes)
+
+coercions (--allow-coercion NAME, each counted in the report):
+""" + "\n".join(f"  {name}: {text}" for name, text in COERCIONS.items()) + """
+
+Tables are matched by exact name (never case-folded); alembic_version and sqlite_* are never
+copied. Date/time text without an offset is read as UTC. The SQLite file is opened read-only.
+"""
+
+
+class CliError(Exception):
+    """An operator-facing error: printed without a traceback, with an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="migrate_sqlite_to_pg.sh",
+        description="Move every row of a SQLite file into PostgreSQL tables that Alembic "
+                    "already created: preflight, load, sequences, verify.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sqlite", required=True, type=Path, metavar="PATH",
+                        help="the SQLite database file (opened read-only)")
+    parser.add_argument("--pg", required=True, metavar="URL",
+                        help="target PostgreSQL URL (postgresql://user@host:port/db)")
+    parser.add_argument("--engine", choices=sorted(engines.DEFAULT_ENGINES),
+                        default=engines.default_engine_name(),
+                        help="load engine (default: pgloader where installed, else copy; "
+                             "here: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="preflight and print the plan only; write nothing")
+    parser.add_argument("--yes", action="store_true",
+                        help="do not ask before truncating target tables that hold rows")
+    parser.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--allow-coercion", action="append", default=[], metavar="NAME",
+                        choices=sorted(COERCIONS),
+                        help="opt into a named conversion (see below); repeatable")
+    parser.add_argument("--schema", help="target schema (default: the connection's current)")
+    return parser.parse_args(argv)
+
+
+def _connect(pg_url: str):
+    try:
+        return psycopg2.connect(libpq_url(pg_url), connect_timeout=10)
+    except (psycopg2.Error, ValueError) as exc:
+        message = pg_error_text(exc) if isinstance(exc, psycopg2.Error) else str(exc)
+        raise CliError(f"cannot connect to {redact_url(pg_url)}: {message}", EXIT_USAGE) from exc
+
+
+def read_state(args: argparse.Namespace) -> tuple[Plan, frozenset, dict[str, bool]]:
+    """(plan, constraint snapshot, table → holds rows), all read-only."""
+    try:
+        source = open_source(args.sqlite)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    with contextlib.closing(source), contextlib.closing(_connect(args.pg)) as conn:
+        conn.set_session(readonly=True)
+        with conn.cursor() as cur:
+            plan = read_plan(source, cur, args.schema)
+            snapshot = take_snapshot(cur, plan.schema)
+            occupied = {}
+            for table in plan.tables:
+                cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+                    table.target.identifier))
+                occupied[table.name] = cur.fetchone()[0]
+    return plan, snapshot, occupied
+
+
+def repair_before_reading(args: argparse.Namespace, progress: Progress) -> None:
+    """Undo what a killed earlier load left (journaled by the pgloader engine), for any engine."""
+    with contextlib.closing(_connect(args.pg)) as conn:
+        try:
+            repair_interrupted_load(conn, progress.note, dry_run=args.dry_run)
+        except engines.LoadFailed as exc:
+            raise CliError(str(exc), EXIT_LOAD_FAILED) from exc
+        except psycopg2.Error as exc:
+            raise CliError(f"could not repair an interrupted load: {pg_error_text(exc)}",
+                           EXIT_LOAD_FAILED) from exc
+
+
+def confirm_truncation(occupied: dict[str, bool], assume_yes: bool, target: str) -> None:
+    """Ask before emptying tables that hold rows; refuse without a terminal or --yes."""
+    holding = [name for name, has_rows in occupied.items() if has_rows]
+    if not holding or assume_yes:
+        return
+    question = (f"{len(holding)} target table(s) in {target} hold rows and will be truncated "
+                f"({', '.join(holding[:5])}{', …' if len(holding) > 5 else ''}).")
+    if not sys.stdin.isatty():
+        raise CliError(f"{question} Refusing without confirmation: no terminal to ask on; "
+                       "rerun with --yes.", EXIT_REFUSED)
+    answer = input(f"{question} Type 'yes' to continue: ").strip().lower()
+    if answer != "yes":
+        raise CliError("not confirmed; nothing was written", EXIT_REFUSED)
+
+
+def describe_plan(plan: Plan, preflight: PreflightReport, engine: str) -> str:
+    lines = [f"plan ({engine} engine, schema {plan.schema}), tables in load order:"]
+    lines += [f"  {table.name}: {preflight.row_counts.get(table.name, 0):,} rows, "
+              f"{len(table.columns)} columns" for table in plan.tables]
+    if plan.target_only:
+        lines.append(f"  left as they are (not in the source): {', '.join(plan.target_only)}")
+    return "\n".join(lines)
+
+
+class Run:
+    """One migration run: holds what the report needs whatever way it ends."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.coercions = frozenset(args.allow_coercion)
+        self.progress = Progress(quiet=args.quiet)
+        self.preflight: PreflightReport | None = None
+        self.result: engines.LoadResult | None = None
+        self.messages: list[str] = []
+        self.started = time.monotonic()
+
+    def execute(self) -> int:
+        args = self.args
+        self.progress.note(f"source {args.sqlite} → target {redact_url(args.pg)}")
+        repair_before_reading(args, self.progress)
+        plan, snapshot, occupied = read_state(args)
+        self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress)
+        if self.preflight.findings:
+            print(format_findings(self.preflight.findings))
+        if not self.preflight.ok:
+            raise CliError("preflight found problems (above); nothing was written",
+                           EXIT_PREFLIGHT)
+        print(describe_plan(plan, self.preflight, args.engine))
+        if args.dry_run:
+            self.messages.append("dry run: nothing was written")
+            print("dry run: preflight clean, nothing was written")
+            return EXIT_OK
+        confirm_truncation(occupied, args.yes, redact_url(args.pg))
+        if self.coercions and args.engine != "copy":
+            raise CliError("--allow-coercion needs --engine copy (pgloader cannot apply it)",
+                           EXIT_USAGE)
+        try:
+            options = {"coercions": self.coercions} if args.engine == "copy" else {}
+            engine = engines.get_engine(args.engine, **options)
+        except engines.EngineUnavailable as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+
+        def finish(conn):
+            with conn.cursor() as cur:
+                notices = reset_sequences(cur)
+            self.messages.append(f"sequences reset: {len(notices)}")
+            self.progress.note(f"sequences reset ({len(notices)}); verifying")
+            return verify(plan, args.sqlite, conn, snapshot, coercions=self.coercions,
+                          progress=self.progress,
+                          source_checksums=getattr(engine, "source_checksums", None))
+
+        try:
+            self.result = engine.load(plan, sqlite_path=args.sqlite, pg_url=args.pg,
+                                      progress=self.progress, finish=finish)
+        except engines.LoadFailed as exc:
+            raise CliError(f"load failed: {exc}", EXIT_LOAD_FAILED) from exc
+        print(format_table(table_rows(self.result)))
+        verification = self.result.verification
+        for problem in verification.problems:
+            print(f"verify: {problem}")
+        if not (verification.ok and self.result.committed):
+            raise CliError("verification failed; the load was not kept (target as it was)",
+                           EXIT_VERIFY_FAILED)
+        print(f"done: {sum(t.rows for t in self.result.tables):,} rows in "
+              f"{len(self.result.tables)} tables, verified "
+              f"({time.monotonic() - self.started:.1f} s)")
+        return EXIT_OK
+
+    def write_report(self, code: int) -> None:
+        if self.args.report is None:
+            return
+        status = "ok" if code == EXIT_OK else "failed"
+        write_report(self.args.report, build_report(
+            status=status, exit_code=code, sqlite_path=self.args.sqlite, pg_url=self.args.pg,
+            engine=self.args.engine, preflight=self.preflight, result=self.result,
+            messages=self.messages, seconds=time.monotonic() - self.started,
+            dry_run=self.args.dry_run))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the migration; returns the exit code (see --help)."""
+    args = parse_args(argv)
+    run = Run(args)
+    try:
+        code = run.execute()
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        run.messages.append(str(exc))
+        code = exc.code
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was kept (a partial pgloader load is repaired by "
+              "the next run)", file=sys.stderr)
+        code = EXIT_LOAD_FAILED
+    run.write_report(code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+"""How a SQLite value becomes a Postgres value — the one place that decides it.
+
+For every supported target type a converter gives three things, as SQL text:
+
+* ``copy_sql(x)`` — a SQLite expression turning the source column ``x`` into the field of a
+  COPY text row (escaped; NULL stays NULL). It is also the *canonical text*: exactly what
+  Postgres prints for the stored value under ``CANONICAL_SETTINGS`` (escaped the same way).
+* ``pg_sql(col)`` — a Postgres expression printing a stored column in that canonical form.
+* ``checks(x)`` — SQLite conditions that are true for values Postgres would reject or change.
+
+So the built-in loader sends ``copy_sql``, preflight runs ``checks``, and verify compares hashes
+of ``copy_sql`` rows (SQLite side) with hashes of ``pg_sql`` rows (Postgres side): the three can
+never disagree about what "equal" means. Values SQL cannot convert exactly (floats, unusual
+date/time shapes, jsonb) go through Python functions that ``register_functions`` installs on the
+SQLite connection (see ``sqlite_to_pg.value_functions``).
+
+Conventions: date/time text without an offset is UTC (the session runs with ``TimeZone=UTC``,
+as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is sent as hex.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from sqlite_to_pg import value_functions
+from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
+
+CANONICAL_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "extra_float_digits": "1",
+                      "bytea_output": "hex", "IntervalStyle": "postgres",
+                      "client_encoding": "UTF8"}
+NULL_FIELD = r"\N"
+
+CATEGORIES = {
+    "nul-byte": "text containing a NUL byte (Postgres text cannot hold one)",
+    "invalid-utf8": "text that is not valid UTF-8",
+    "text-in-number-column": "text or a blob in an integer/numeric/float/boolean column",
+    "not-an-integer": "a non-integral REAL in an integer column",
+    "integer-out-of-range": "an integer outside the target column's range",
+    "numeric-overflow": "a number over the column's numeric precision",
+    "numeric-rounded": "a number Postgres would round to the column's scale",
+    "float-precision": "a number the float column would store inexactly",
+    "bad-boolean": "a boolean that is not 0 or 1",
+    "bad-datetime": "a date/time that does not parse (or is not of the column's kind)",
+    "epoch-in-datetime": "an integer (epoch) in a date/time column",
+    "datetime-offset": "a UTC offset a column without time zone would silently drop",
+    "invalid-json": "text that is not valid JSON (for this json/jsonb column)",
+    "too-long": "a string longer than the column's varchar(n)/char(n)",
+    "bad-uuid": "a value that is not a UUID",
+    "wrong-type": "a value whose SQLite storage class does not fit the target type",
+    "not-null": "NULL in a NOT NULL target column",
+    "orphan-fk": "a foreign key value with no row to reference",
+    "duplicate-key": "rows a Postgres primary key or unique constraint would refuse",
+    "schema": "a source table/column with no target, or a target column nothing can fill",
+    "unsupported-type": "a target column type this tool does not convert",
+}
+
+COERCIONS = {
+    "epoch-seconds": "integers in date/time columns are read as Unix seconds (UTC)",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A preflight condition: ``condition`` (SQLite SQL) is true for a bad value.
+
+    ``gate``, when set, is true for every row ``condition`` can be true for and shared by
+    several checks of a column: preflight counts the gate once per row and evaluates the
+    checks behind it only on the rows it lets through (none, for clean data)."""
+
+    category: str
+    condition: str
+    coercion: str | None = None  # a named --allow-coercion that turns this into a conversion
+    gate: str | None = None
+
+    @property
+    def full_condition(self) -> str:
+        """The condition with its gate first (cheap to evaluate on its own)."""
+        return f"({self.gate}) AND ({self.condition})" if self.gate else self.condition
+
+
+def escape_sqlite(expr: str) -> str:
+    """COPY text escaping in SQLite SQL: backslash, tab, newline and carriage return.
+
+    Only values containing one of them (one GLOB test) pay for the four replace() calls.
+    """
+    replaced = (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), char(9), '\\t'), "
+                f"char(10), '\\n'), char(13), '\\r')")
+    return f"CASE WHEN {expr} GLOB '*[\\\t\n\r]*' THEN {replaced} ELSE {expr} END"
+
+
+def escape_pg(expr: str) -> str:
+    """The same COPY text escaping in Postgres SQL."""
+    return (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), chr(9), '\\t'), "
+            f"chr(10), '\\n'), chr(13), '\\r')")
+
+
+def _text_as_blob(x: str) -> str:
+    """Text handed to Python as bytes, so invalid UTF-8 cannot break the query."""
+    return f"CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END"
+
+
+def _typeof(x: str, *kinds: str) -> str:
+    return f"typeof({x}) IN ({', '.join(repr(kind) for kind in kinds)})"
+
+
+class Converter:
+    """Base converter: values rendered by ``col::text`` on Postgres, escaped."""
+
+    escaped = True
+
+    def __init__(self, column: TargetColumn, coercions: frozenset[str] = frozenset()) -> None:
+        self.column = column
+        self.coercions = coercions
+
+    def copy_sql(self, x: str) -> str:
+        raise NotImplementedError
+
+    def pg_sql(self, col: str) -> str:
+        return escape_pg(f"{col}::text") if self.escaped else f"{col}::text"
+
+    def checks(self, x: str) -> list[Check]:
+        return []
+
+
+class BooleanValue(Converter):
+    escaped = False
+
+    def copy_sql(self, x: str) -> str:
+        return f"CASE {x} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
+
+    def checks(self, x: str) -> list[Check]:
+        return [Check("bad-boolean",
+                      f"{x} IS NOT NULL AND NOT (typeof({x}) = 'integer' AND {x} IN (0, 1))")]
+
+
+INTEGER_RANGES = {"int2": (-(2**15), 2**15 - 1), "int4": (-(2**31), 2**31 - 1),
+                  "int8": (-(2**63), 2**63 - 1)}
+
+
+class IntegerValue(Converter):
+    escaped = False
+
+    def copy_sql(self, x: str) -> str:
+        return x  # preflight has made sure every value is an integer in range
+
+    def checks(self, x: str) -> list[Check]:
+        low, high = INTEGER_RANGES[self.column.type_name]
+        unusual = f"NOT (typeof({x}) IN ('integer', 'null') AND {x} BETWEEN {low} AND {high})"
+        return [Check("text-in-number-column", _typeof(x, "text", "blob"), gate=unusual),
+                Check("not-an-integer", _typeof(x, "real"), gate=unusual),
+                Check("integer-out-of-range",
+                      f"typeof({x}) = 'integer' AND ({x} < {low} OR {x} > {high})",
+                      gate=unusual)]
+
+
+_INFINITE = "({x} IN (9e999, -9e999))"
+
+
+class NumericValue(Converter):
+    escaped = False
+
+    def copy_sql(self, x: str) -> str:
+        scale = self.column.scale
+        if self.column.precision is None:
+            return (f"CASE typeof({x}) WHEN 'integer' THEN CAST({x} AS TEXT) "
+                    f"WHEN 'real' THEN cutover_numeric({x}) END")
+        zero = "0" + ("." + "0" * scale if scale else "")
+        int_suffix = f" || '.{'0' * scale}'" if scale else ""
+        return (f"CASE WHEN typeof({x}) = 'integer' THEN CAST({x} AS TEXT){int_suffix} "
+                f"WHEN typeof({x}) = 'real' AND {x} = 0 THEN '{zero}' "
+                f"WHEN typeof({x}) = 'real' THEN printf('%.{scale}f', {x}) END")
+
+    def checks(self, x: str) -> list[Check]:
+        checks = [Check("text-in-number-column",
+                        f"({_typeof(x, 'text', 'blob')} OR "
+                        f"(typeof({x}) = 'real' AND {_INFINITE.format(x=x)}))")]
+        precision, scale = self.column.precision, self.column.scale
+        if precision is None:
+            return checks
+        real = f"typeof({x}) = 'real' AND NOT {_INFINITE.format(x=x)}"
+        limit = f"1e{precision - scale}"
+        checks.append(Check("numeric-overflow",
+                            f"(typeof({x}) = 'integer' AND abs({x}) >= {limit}) OR "
+                            f"({real} AND abs(round({x}, {scale})) >= {limit})"))
+        checks.append(Check("numeric-rounded",
+                            f"{real} AND (round({x}, {scale}) <> {x} OR "
+                            f"CAST(printf('%.{scale}f', {x}) AS REAL) <> {x})"))
+        return checks
+
+
+class FloatValue(Converter):
+    escaped = False
+
+    @property
+    def bits(self) -> int:
+        return 32 if self.column.type_name == "float4" else 64
+
+    def copy_sql(self, x: str) -> str:
+        fast = "abs({x}) < 1e15" if self.bits == 64 else "abs({x}) < 1e6"
+        return (f"CASE WHEN typeof({x}) = 'integer' AND {fast.format(x=x)} "
+                f"THEN CAST({x} AS TEXT) "
+                f"WHEN {_typeof(x, 'integer', 'real')} THEN cutover_float({x}, {self.bits}) END")
+
+    def checks(self, x: str) -> list[Check]:
+        return [Check("text-in-number-column", _typeof(x, "text", "blob")),
+                Check("float-precision",
+                      f"{_typeof(x, 'integer', 'real')} AND "
+                      f"NOT cutover_float_exact({x}, {self.bits})")]
+
+
+class TextValue(Converter):
+    def copy_sql(self, x: str) -> str:
+        return escape_sqlite(f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x)
+
+    def checks(self, x: str) -> list[Check]:
+        checks = text_checks(x)
+        checks.append(Check("wrong-type", _typeof(x, "real", "blob")))
+        if self.column.max_length is not None:
+            checks.append(Check("too-long", f"typeof({x}) = 'text' AND "
+                                            f"length({x}) > {self.column.max_length}"))
+        return checks
+
+
+_NON_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"  # only these need a UTF-8 check
+
+
+def text_checks(x: str) -> list[Check]:
+    """NUL bytes and invalid UTF-8: for every column holding text."""
+    as_bytes = f"CAST({x} AS BLOB)"
+    return [Check("nul-byte", f"typeof({x}) = 'text' AND instr({as_bytes}, x'00') > 0"),
+            Check("invalid-utf8", f"typeof({x}) = 'text' AND {x} GLOB {_NON_ASCII} "
+                                  f"AND NOT cutover_utf8_ok({as_bytes})")]
+
+
+# Date/time canonical text is SQLAlchemy's SQLite storage format, 'YYYY-MM-DD HH:MM:SS.ffffff'
+# (UTC, no offset; 'HH:MM:SS.ffffff' for time), so the common value needs no work on SQLite and
+# Postgres prints it with to_char. Other shapes go through Python (value_functions).
+_D = "[0-9]"
+_DATE_GLOB = f"{_D * 4}-{_D * 2}-{_D * 2}"
+_TIME_GLOB = f"{_D * 2}:{_D * 2}:{_D * 2}.{_D * 6}"
+_CANONICAL_GLOB = {"timestamptz": f"{_DATE_GLOB} {_TIME_GLOB}",
+                   "timestamp": f"{_DATE_GLOB} {_TIME_GLOB}",
+                   "date": _DATE_GLOB, "time": _TIME_GLOB}
+_PG_FORMAT = {"timestamptz": "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
+              "timestamp": "to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US')",
+              "date": "to_char({col}, 'YYYY-MM-DD')",
+              "time": "to_char('2000-01-01'::date + {col}, 'HH24:MI:SS.US')"}
+_VALID_IN_SQL = {  # canonical-shaped values that really are dates/times (checked in preflight)
+    # a '+0' modifier makes SQLite normalise (2024-02-30 → 2024-03-01), so invalid dates differ
+    "timestamptz": "datetime(substr({x}, 1, 19), '+0 seconds') = substr({x}, 1, 19)",
+    "timestamp": "datetime(substr({x}, 1, 19), '+0 seconds') = substr({x}, 1, 19)",
+    "date": "date({x}, '+0 days') = {x}",
+    "time": "time(substr({x}, 1, 8), '+0 seconds') = substr({x}, 1, 8)",
+}
+
+
+class DateTimeValue(Converter):
+    escaped = False
+
+    @property
+    def kind(self) -> str:
+        return self.column.type_name
+
+    def _epoch_flag(self) -> int:
+        return int("epoch-seconds" in self.coercions)
+
+    def copy_sql(self, x: str) -> str:
+        return (f"CASE WHEN {x} IS NULL THEN NULL "
+                f"WHEN {x} GLOB '{_CANONICAL_GLOB[self.kind]}' THEN {x} "
+                f"ELSE cutover_datetime({x}, '{self.kind}', {self._epoch_flag()}) END")
+
+    def pg_sql(self, col: str) -> str:
+        return _PG_FORMAT[self.kind].format(col=col)
+
+    def checks(self, x: str) -> list[Check]:
+        """All but the NUL check behind one gate, "not a valid canonical value" (valid ones are
+        ASCII digits and separators; GLOB stops at a NUL, so that check stays outside)."""
+        valid = (f"{x} GLOB '{_CANONICAL_GLOB[self.kind]}' AND substr({x}, 1, 4) <> '0000' "
+                 f"AND {_VALID_IN_SQL[self.kind].format(x=x)}")
+        problem = (f"cutover_datetime_problem({_text_as_blob(x)}, '{self.kind}', "
+                   f"{self._epoch_flag()})")
+        unusual = f"{x} IS NOT NULL AND NOT ({valid})"
+        checks = [Check(category, f"{problem} = '{category}'", gate=unusual)
+                  for category in ("bad-datetime", "datetime-offset")]
+        coercible = self.kind in ("timestamp", "timestamptz")
+        checks.append(Check("epoch-in-datetime", f"typeof({x}) = 'integer'",
+                            coercion="epoch-seconds" if coercible else None, gate=unusual))
+        nul, utf8 = text_checks(x)
+        return [*checks, nul, Check(utf8.category, utf8.condition, gate=unusual)]
+
+
+class JsonValue(Converter):
+    def copy_sql(self, x: str) -> str:
+        if self.column.type_name == "jsonb":
+            return escape_sqlite(f"CASE WHEN typeof({x}) IN ('text', 'integer', 'real') "
+                                 f"THEN cutover_jsonb({x}) END")
+        return escape_sqlite(f"CASE typeof({x}) WHEN 'text' THEN {x} "
+                             f"WHEN 'integer' THEN CAST({x} AS TEXT) "
+                             f"WHEN 'real' THEN cutover_numeric({x}) END")
+
+    def checks(self, x: str) -> list[Check]:
+        binary = int(self.column.type_name == "jsonb")
+        return text_checks(x) + [
+            Check("wrong-type", _typeof(x, "blob")),
+            Check("invalid-json", f"typeof({x}) = 'text' AND "
+                                  f"NOT cutover_json_ok({_text_as_blob(x)}, {binary})"),
+        ]
+
+
+class BytesValue(Converter):
+    def copy_sql(self, x: str) -> str:
+        return f"CASE WHEN typeof({x}) = 'blob' THEN '\\\\x' || lower(hex({x})) END"
+
+    def checks(self, x: str) -> list[Check]:
+        return [Check("wrong-type", f"{x} IS NOT NULL AND typeof({x}) <> 'blob'")]
+
+
+_HEX = "[0-9a-fA-F]"
+
+
+class UuidValue(Converter):
+    escaped = False
+
+    def copy_sql(self, x: str) -> str:
+        plain = (f"lower(CASE WHEN typeof({x}) = 'blob' THEN hex({x}) "
+                 f"ELSE replace({x}, '-', '') END)")
+        parts = [f"substr({plain}, {start}, {length})"
+                 for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]
+        dashed = " || '-' || ".join(parts)
+        return f"CASE WHEN {x} IS NOT NULL THEN {dashed} END"
+
+    def checks(self, x: str) -> list[Check]:
+        dashed = "-".join(_HEX * n for n in (8, 4, 4, 4, 12))
+        valid = (f"(typeof({x}) = 'blob' AND length({x}) = 16) OR (typeof({x}) = 'text' AND "
+                 f"({x} GLOB '{_HEX * 32}' OR {x} GLOB '{dashed}'))")
+        return [Check("bad-uuid", f"{x} IS NOT NULL AND NOT ({valid})")]
+
+
+CONVERTERS: dict[str, type[Converter]] = {
+    "bool": BooleanValue,
+    "int2": IntegerValue, "int4": IntegerValue, "int8": IntegerValue,
+    "numeric": NumericValue,
+    "float4": FloatValue, "float8": FloatValue,
+    "text": TextValue, "varchar": TextValue, "bpchar": TextValue, "citext": TextValue,
+    "timestamp": DateTimeValue, "timestamptz": DateTimeValue, "date": DateTimeValue,
+    "time": DateTimeValue,
+    "json": JsonValue, "jsonb": JsonValue,
+    "bytea": BytesValue,
+    "uuid": UuidValue,
+}
+
+
+def converter_for(column: TargetColumn, coercions: frozenset[str] = frozenset()) -> Converter:
+    """The converter for a target column; ``KeyError`` when its type is not supported."""
+    return CONVERTERS[column.type_name](column, coercions)
+
+
+def is_supported(column: TargetColumn) -> bool:
+    """True when values for this target column type can be converted."""
+    return column.type_name in CONVERTERS
+
+
+def quote_pg(name: str) -> str:
+    """A Postgres identifier in double quotes."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = frozenset(),
+                 newline: bool = True) -> str:
+    """A SQLite expression giving one COPY text row (tab-separated, ``\\N`` for NULL; the
+    tab and newline are literals: a ``char()`` call would run for every row)."""
+    fields = [f"coalesce({converter_for(col, coercions).copy_sql(quote_sqlite(col.name))}, "
+              f"'{NULL_FIELD}')" for col in columns]
+    return " || '\t' || ".join(fields) + (" || '\n'" if newline else "")
+
+
+def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
+    """A Postgres expression giving the same row text for a stored row."""
+    fields = [f"coalesce({converter_for(col).pg_sql(quote_pg(col.name))}, '{NULL_FIELD}')"
+              for col in columns]
+    return " || chr(9) || ".join(fields) + (" || chr(10)" if newline else "")
+
+
+def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
+    """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included: the
+    rows the built-in loader sends and verify hashes."""
+    return (f"SELECT CAST({copy_row_sql(table.columns, coercions)} AS BLOB) "
+            f"FROM {quote_sqlite(table.source.name)}")
+
+
+def apply_session_settings(cur) -> None:
+    """Set the fixed session settings every load and verification runs under (on ``cur``)."""
+    for name, value in CANONICAL_SETTINGS.items():
+        cur.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Install the Python fallbacks the generated SQL calls on a SQLite connection."""
+    for name, arity, func in value_functions.FUNCTIONS:
+        conn.create_function(name, arity, func, deterministic=True)

@@ -1,0 +1,100 @@
+"""Verify: the loader's own source checksums, reading the source again when it changed, and
+catching a row that differs; preflight's shortcut for SQLite's INTEGER PRIMARY KEY."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from sqlite_to_pg.catalog import open_source, read_plan
+from sqlite_to_pg.copy_engine import CopyEngine
+from sqlite_to_pg.preflight import is_rowid_alias
+from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.verify import SourceChecksums, sqlite_checksum, verify
+
+pytestmark = pytest.mark.requires_pg
+
+SOURCE = ("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT, at DATETIME, score REAL);"
+          "CREATE TABLE tag (name TEXT PRIMARY KEY, note_id INTEGER);")
+TARGET = ("CREATE TABLE note (id integer PRIMARY KEY, body text, at timestamptz,"
+          " score double precision);"
+          "CREATE TABLE tag (name text PRIMARY KEY, note_id integer REFERENCES note (id));")
+NOTES = [(1, "tab\there \\N", "2024-01-02 03:04:05.123456", 0.1),
+         (2, None, "2024-01-02T03:04:05+02:00", 1e20),
+         (3, "\\", None, None)] + [(i, f"note {i}", "2024-06-30 23:59:59.000001", i / 3)
+                                   for i in range(4, 300)]
+
+
+@pytest.fixture
+def loaded(make_sqlite, pg_exec, pg_url):
+    """(plan, source path, the engine after a committed load) of a small tricky source."""
+    pg_exec(TARGET)
+    source = make_sqlite(SOURCE, {"note": NOTES, "tag": [("a", 1), ("b", None)]})
+    with contextlib.closing(open_source(source)) as src, \
+            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        plan = read_plan(src, cur)
+    engine = CopyEngine()
+    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
+                         finish=lambda conn: verify(plan, source, conn))
+    assert result.committed and result.verification.ok, result.verification
+    return plan, source, engine
+
+
+def run_verify(plan, source: Path, pg_url: str, checksums=None):
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn:
+        return verify(plan, source, conn, source_checksums=checksums)
+
+
+def test_the_rows_the_loader_hashed_are_the_rows_verify_reads(loaded):
+    plan, source, engine = loaded
+    for table in plan.tables:
+        assert engine.source_checksums.tables[table.name] == sqlite_checksum(source, table)
+    assert engine.source_checksums.tables["note"][0] == len(NOTES)
+
+
+def test_verify_uses_the_loaders_checksums_while_the_file_is_unchanged(loaded, pg_url):
+    plan, source, engine = loaded
+    assert run_verify(plan, source, pg_url, engine.source_checksums).ok
+    rows, checksum = engine.source_checksums.tables["note"]
+    wrong = SourceChecksums(engine.coercions, engine.source_checksums.signature,
+                            {**engine.source_checksums.tables, "note": (rows, checksum ^ 1)})
+    verdicts = {check.table: check.verdict for check in run_verify(plan, source, pg_url,
+                                                                   wrong).tables}
+    assert verdicts == {"note": "MISMATCH checksum", "tag": "ok"}  # it did use them
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        conn.execute("UPDATE note SET body = 'changed after the load' WHERE id = 7")
+        conn.commit()
+    # the file changed since the load hashed it: read again rather than trusted
+    changed = run_verify(plan, source, pg_url, engine.source_checksums)
+    assert {check.table: check.verdict for check in changed.tables} == verdicts
+    assert changed.problems == ["note: rows differ for primary key(s) 7"]
+
+
+def test_a_row_changed_in_the_target_is_found_by_its_key(loaded, pg_exec, pg_url):
+    plan, source, _ = loaded
+    pg_exec("UPDATE note SET at = at + interval '1 microsecond' WHERE id = 2")
+    verification = run_verify(plan, source, pg_url)
+    assert not verification.ok
+    assert verification.problems == ["note: rows differ for primary key(s) 2"]
+
+
+@pytest.mark.parametrize(("ddl", "alias"), [
+    ("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", True),
+    ("CREATE TABLE t (id integer primary key autoincrement, v TEXT)", True),
+    ("CREATE TABLE t (id INTEGER PRIMARY KEY DESC, v TEXT)", False),
+    ("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)", False),
+    ("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID", False),
+    ("CREATE TABLE t (id INTEGER, v TEXT, PRIMARY KEY (id, v))", False),
+])
+def test_only_a_real_rowid_alias_skips_the_duplicate_check(ddl, alias, make_sqlite, pg_exec,
+                                                           pg_url):
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, v text)")
+    source = make_sqlite(ddl)
+    with contextlib.closing(open_source(source)) as src, \
+            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        plan = read_plan(src, cur)
+        assert is_rowid_alias(src, plan.table("t"), "id") is alias
