@@ -3,6 +3,10 @@
 ``--db=sqlite`` (default) runs the app tests on SQLite and deselects tests marked
 ``requires_pg``; ``--db=postgresql`` runs the same app tests on a real PostgreSQL server
 (``PG_TEST_URL`` if set, else Docker, else a temporary local cluster) plus the PG-only tests.
+
+``DB_URL`` and ``SQLALCHEMY_DATABASE_URL`` (the cutover target and the API's database of the
+shell the tests run in) are removed from the environment first: no test, and no process a test
+starts, can reach them unless the test names a database of its own in them.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from foundation.database_urls import sqlalchemy_url
+from foundation.database_variables import NEVER_A_SANDBOX
 from foundation.throwaway_postgres import (
     PostgresServer,
     TemporaryCluster,
@@ -34,6 +39,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", choices=("sqlite", "postgresql"),
                      default=os.environ.get("TEST_DB", "sqlite"),
                      help="backend for the app tests; postgresql also runs the requires_pg tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in NEVER_A_SANDBOX:
+        os.environ.pop(name, None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

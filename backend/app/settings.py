@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-DEFAULT_DATABASE_URL = "sqlite:///./booking.db"
+from foundation.database_urls import parse_url, sqlalchemy_url
+from foundation.database_variables import DEFAULT_API_DATABASE_URL
+
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789"
 
 
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
 
     environment: str = Field("development", description="development | test | staging | production")
-    sqlalchemy_database_url: str = DEFAULT_DATABASE_URL
+    sqlalchemy_database_url: str = DEFAULT_API_DATABASE_URL
     db_pool_size: int = Field(5, ge=0)
     db_max_overflow: int = Field(10, ge=0)
     db_pool_recycle: int = Field(1800, ge=-1)
@@ -44,12 +44,10 @@ class Settings(BaseSettings):
 
     @field_validator("sqlalchemy_database_url")
     @classmethod
-    def _parseable_url(cls, value: str) -> str:
-        try:
-            make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"not a database URL ({exc.__class__.__name__})") from None
-        return value
+    def _sqlalchemy_form(cls, value: str) -> str:
+        """``postgresql://`` and ``postgresql+psycopg2://`` alike open with psycopg2; a URL that
+        cannot be read is refused naming its wrong part (never quoting its password)."""
+        return sqlalchemy_url(value, source="the URL")
 
     @model_validator(mode="after")
     def _secret_outside_development(self) -> Settings:
@@ -62,7 +60,7 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
-        return make_url(self.sqlalchemy_database_url).get_backend_name() == "sqlite"
+        return parse_url(self.sqlalchemy_database_url).get_backend_name() == "sqlite"
 
 
 def _describe(error: ValidationError) -> str:

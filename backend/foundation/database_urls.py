@@ -1,48 +1,162 @@
-"""Database URLs as operators see them: always with the password hidden."""
+"""Database URLs: one reader that says which part is wrong, the two forms the project hands on
+(SQLAlchemy's, with the installed psycopg2 driver, and libpq's), and redaction.
+
+No message made here holds any part of a password, however malformed the URL: a URL that cannot
+be read is described by the part that is wrong (and how to fix it), never by its text.
+"""
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 REDACTED = "***"
-_USERINFO_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
-_PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]+")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+SQLALCHEMY_POSTGRES_DRIVER = "postgresql+psycopg2"  # the driver constraints.txt installs
+LIBPQ_SCHEME = "postgresql"
+
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)\Z", re.DOTALL)
+_URL_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>\S*)")
+_HOST_NAME = re.compile(r"[A-Za-z0-9._\-%~]*\Z")
+_IPV6_HOST = re.compile(r"\[[0-9A-Fa-f:.]+(?:%[\w.\-]+)?\]\Z")
+_PORTLESS_TAIL = re.compile(r"\d*(?:[/?].*)?\Z", re.DOTALL)
+# ``password=…`` in a query string or a libpq key=value DSN, ``PGPASSWORD=…`` in an echoed
+# environment, ``"password": "…"`` in JSON; quoted values may hold spaces and escaped quotes.
+_PASSWORD_ASSIGNMENT = re.compile(
+    r"""(?ix)(?P<key>[a-z0-9_]*password\s*=\s*|"[a-z0-9_]*password"\s*:\s*)
+        (?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^&\s'"]*)""")
+_ENCODINGS = {"@": "%40", "/": "%2F", "?": "%3F", "#": "%23"}
 
 
-def redact_url(url: object) -> str:
-    """The URL with its password replaced by ``***`` (also a ``password=`` query parameter)."""
-    text = str(url)
-    text = _USERINFO_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-    return _PASSWORD_PARAM.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+class DatabaseUrlError(ValueError):
+    """A URL that cannot be used: the message names the wrong part, never the password."""
 
 
-def redact_text(text: str) -> str:
-    """Every URL inside a free text (an error message, a command line) with its password hidden."""
-    return redact_url(text)
+def _authority_problem(rest: str) -> str | None:
+    """What is wrong with the ``user:password@host:port`` part after ``scheme://``, or None."""
+    if rest.startswith("/"):
+        return None  # no authority: sqlite:///path, postgresql:///db?host=/run/postgresql
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not at:
+        hostpart = rest
+    for char, code in _ENCODINGS.items():
+        if char in userinfo:
+            return (f"the user name or password (before the last '@') holds an unencoded "
+                    f"'{char}': percent-encode it as {code}")
+    if "#" in hostpart:
+        return "it holds a '#' after the host; percent-encode it as %23"
+    host = re.split(r"[/?]", hostpart, maxsplit=1)[0]
+    if host.startswith("["):
+        address, _, after = host.partition("]")
+        if not _IPV6_HOST.match(address + "]") or (after and not after.startswith(":")):
+            return "the IPv6 host must be written [address] or [address]:port"
+        port = after[1:]
+    else:
+        name, _, port = host.partition(":")
+        if not _HOST_NAME.match(name):
+            return ("the host holds characters a host name cannot have (a password with an "
+                    "unencoded '@', '/', '?' or '#' can look like this)")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return ("the port (after the host's ':') is not a number from 1 to 65535; if a "
+                "password is there, the user name and '@' before the host are missing")
+    return None
 
 
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy or libpq URL as libpq understands it (``postgresql://…``, no driver suffix)."""
+def parse_url(url: object, source: str = "the database URL") -> URL:
+    """The URL as SQLAlchemy's ``URL``, or DatabaseUrlError naming ``source`` and the wrong part."""
+    if isinstance(url, URL):
+        return url
+    text = str(url).strip()
+    match = _SCHEME.match(text)
+    if match is None:
+        raise DatabaseUrlError(f"{source} is not a URL: it must start with a scheme such as "
+                               "postgresql:// or sqlite:///")
+    problem = _authority_problem(match["rest"])
+    if problem:
+        raise DatabaseUrlError(f"{source} cannot be read: {problem}")
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ValueError(f"not a database URL: {redact_url(url)}") from exc
-    if parsed.get_backend_name() != "postgresql":
-        raise ValueError(f"not a PostgreSQL URL: {redact_url(url)}")
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        return make_url(text)
+    except (ArgumentError, ValueError, TypeError) as exc:  # its text may quote the password
+        raise DatabaseUrlError(f"{source} cannot be read ({type(exc).__name__}); check its "
+                               "scheme, host, port and percent-encoding") from None
 
 
-def sqlalchemy_url(url: str) -> str:
-    """A libpq URL as SQLAlchemy's psycopg2 driver URL (``postgresql+psycopg2://…``)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg2")
+def is_postgres(url: URL) -> bool:
+    return url.drivername.partition("+")[0] in POSTGRES_SCHEMES
+
+
+def sqlalchemy_url(url: object, source: str = "the database URL") -> str:
+    """A URL as SQLAlchemy should open it: ``postgresql://``, ``postgres://`` and
+    ``postgresql+psycopg2://`` alike become the installed psycopg2 driver's (SQLAlchemy 2.1's
+    default for a bare ``postgresql://`` is psycopg 3); other URLs are returned as they are."""
+    parsed = parse_url(url, source)
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in POSTGRES_SCHEMES and driver in ("", "psycopg2"):
+        parsed = parsed.set(drivername=SQLALCHEMY_POSTGRES_DRIVER)
     return parsed.render_as_string(hide_password=False)
 
 
-def with_database(url: str, database: str) -> str:
-    """The same server URL pointing at another database."""
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
+def libpq_url(url: object, source: str = "the database URL") -> str:
+    """A PostgreSQL URL as libpq (psycopg2, psql, pgloader) reads it: ``postgresql://…``."""
+    parsed = parse_url(url, source)
+    if not is_postgres(parsed):
+        raise DatabaseUrlError(f"{source} is not a PostgreSQL URL (its scheme is "
+                               f"{parsed.drivername.partition('+')[0]}://)")
+    return parsed.set(drivername=LIBPQ_SCHEME).render_as_string(hide_password=False)
+
+
+def with_database(url: object, database: str) -> str:
+    """The same server URL (same form) pointing at another database."""
+    return parse_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def describe_database(url: object) -> str:
+    """``database D on HOST:PORT (URL with the password hidden)``, for confirmations."""
+    parsed = parse_url(url)
+    where = f"{parsed.host or 'the local socket'}:{parsed.port or 5432}"
+    return f"database {parsed.database} on {where} ({redact_url(url)})"
+
+
+def _redact_authority(rest: str) -> str:
+    """``rest`` (what follows ``scheme://``) with everything between the first ``:`` of the
+    user information and the last ``@`` replaced: nothing of a password survives, even with
+    an unencoded ``@``, ``:``, ``/``, ``?`` or ``#`` in it."""
+    if rest.startswith("/"):
+        return rest
+    userinfo, at, hostpart = rest.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        return f"{user}:{REDACTED}@{hostpart}" if colon else rest
+    if rest.startswith("["):
+        return rest
+    # No '@': ``host:5432/db`` has a port; in ``user:secret`` the '@host' part is missing.
+    host, colon, tail = rest.partition(":")
+    return rest if not colon or _PORTLESS_TAIL.match(tail) else f"{host}:{REDACTED}"
+
+
+def _redact_assignments(text: str) -> str:
+    return _PASSWORD_ASSIGNMENT.sub(
+        lambda m: m["key"] + (REDACTED if m["value"] else ""), text)
+
+
+def redact_url(url: object) -> str:
+    """The URL with its password replaced by ``***`` (also ``password=`` in its query, or in a
+    libpq ``key=value`` string); safe for malformed URLs too."""
+    if isinstance(url, URL):
+        url = url.render_as_string(hide_password=False)
+    text = str(url)
+    match = _SCHEME.match(text)
+    if match:
+        text = f"{match['scheme']}://{_redact_authority(match['rest'])}"
+    elif "=" not in text and not any(char.isspace() for char in text.strip()):
+        text = _redact_authority(text)  # a URL whose scheme is missing or misspelt
+    return _redact_assignments(text)
+
+
+def redact_text(text: str) -> str:
+    """Every URL inside a free text (an error message, a command line) with its password
+    hidden, and every ``password=…`` assignment. A URL ends at whitespace here."""
+    text = _URL_IN_TEXT.sub(lambda m: m["scheme"] + _redact_authority(m["rest"]), str(text))
+    return _redact_assignments(text)

@@ -1,8 +1,11 @@
 """A PostgreSQL server to work against, for a new user's rehearsal and for the tests.
 
-In order: ``PG_TEST_URL`` / ``DB_URL`` when set; a Docker container where an engine answers;
-else a temporary cluster from the local server binaries (``initdb`` + ``pg_ctl`` on a free port),
-removed afterwards. When none is possible, the error says which of the three to provide.
+In order: ``PG_TEST_URL`` when set; a Docker container where an engine answers; else a temporary
+cluster from the local server binaries (``initdb`` + ``pg_ctl`` on a free port), removed
+afterwards. When none is possible, the error says which of the three to provide.
+
+``DB_URL`` and ``SQLALCHEMY_DATABASE_URL`` are never taken: they name the cutover target and the
+API's database, not a server to create and drop databases on.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
 from foundation.database_urls import libpq_url, redact_url, with_database
+from foundation.database_variables import TEST_SERVER_URL, sandbox_server_url
 
 POSTGRES_IMAGE = "postgres:15"
 READY_TIMEOUT_S = 60.0
@@ -180,7 +184,8 @@ def start_cluster() -> PostgresServer:
 def _what_to_provide(reason: str) -> str:
     return (
         f"No PostgreSQL server could be had ({reason}). Provide one of: "
-        "(1) PG_TEST_URL or DB_URL naming a server you may create databases on, "
+        f"(1) {TEST_SERVER_URL} naming a server you may create databases on "
+        "(DB_URL, the cutover target, is never used for this), "
         "e.g. postgresql://postgres@127.0.0.1:5432/postgres; "
         "(2) a running Docker engine (and the Python 'docker' package) for a postgres container; "
         "(3) the PostgreSQL server binaries (apt-get install postgresql) for a temporary cluster."
@@ -189,14 +194,14 @@ def _what_to_provide(reason: str) -> str:
 
 @contextlib.contextmanager
 def provide_server(
-    environ: dict | os._Environ = os.environ,
+    environ: Mapping[str, str] = os.environ,
     prefer: tuple[str, ...] = ("external", "docker", "cluster"),
 ) -> Iterator[PostgresServer]:
     """Yield a server by the documented order and tear down whatever was started for it."""
     server: PostgresServer | None = None
-    external = environ.get("PG_TEST_URL") or environ.get("DB_URL")
+    external = sandbox_server_url(environ)
     if "external" in prefer and external:
-        server = PostgresServer(url=libpq_url(external), kind="external")
+        server = PostgresServer(url=libpq_url(external, source=TEST_SERVER_URL), kind="external")
     if server is None and "docker" in prefer:
         server = _docker_server()
     if server is None and "cluster" in prefer:

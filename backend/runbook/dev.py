@@ -1,5 +1,10 @@
 """Developer setup: from a fresh clone to a running API on SQLite (``dev``), the same API on a
 local PostgreSQL (``dev-pg``), and ``stop-api``.
+
+``dev-pg`` never uses ``DB_URL`` (the cutover target) or ``SQLALCHEMY_DATABASE_URL``: its server
+is ``PG_TEST_URL``, else the local server at 127.0.0.1:5432, else ``compose/postgres.yml``, and
+its database (``DEV_DATABASE``, default ``booking_dev``) is one it creates and marks as its own.
+A database of that name it did not create is emptied only after a confirmation (or ``--yes``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from foundation.database_urls import libpq_url, with_database
+from foundation.database_urls import libpq_url, redact_url, with_database
+from foundation.database_variables import TEST_SERVER_URL
 from foundation.throwaway_postgres import wait_until_ready
 from runbook import api_process
 from runbook.api_env_file import current_env, postgres_env, sqlite_env, sqlite_url
@@ -25,7 +31,7 @@ from runbook.shell import Shell
 
 DEV_ROWS = 500
 LOCAL_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEV_DATABASE = "booking_dev"
+DEV_DATABASE_MARK = "created by invoke dev-pg (booking-cutover); dev-pg may empty it"
 
 
 def ensure_dev_sqlite(shell: Shell, cfg: RunbookConfig, rows: int) -> Path:
@@ -46,29 +52,48 @@ def dev_env(cfg: RunbookConfig) -> dict[str, str]:
     return {**defaults, **current_env(cfg)}
 
 
-def local_dev_database(shell: Shell, cfg: RunbookConfig) -> str:
-    """DB_URL when set (reused, or started with compose); else a database on the local server."""
-    if cfg.target_url:
-        start_local_postgres(shell, cfg)
-        return cfg.target_url
+def dev_server(shell: Shell, cfg: RunbookConfig) -> str:
+    """The server dev-pg works on: PG_TEST_URL, else 127.0.0.1:5432, else compose (never DB_URL)."""
+    if cfg.sandbox_server_url:
+        return libpq_url(cfg.sandbox_server_url, source=TEST_SERVER_URL)
     try:
         wait_until_ready(LOCAL_ADMIN_URL, timeout=3)
-    except TimeoutError:
-        start_local_postgres(shell, cfg)  # no DB_URL: compose, or a message saying what to do
-        return LOCAL_ADMIN_URL
-    with contextlib.closing(psycopg2.connect(libpq_url(LOCAL_ADMIN_URL))) as conn:
+    except TimeoutError:  # compose/postgres.yml, or a message saying what to do
+        start_local_postgres(shell, cfg.model_copy(update={"target_url": None}))
+    return LOCAL_ADMIN_URL
+
+
+def local_dev_database(shell: Shell, cfg: RunbookConfig) -> tuple[str, bool]:
+    """dev-pg's own database on the dev server, created and marked when missing.
+
+    Returns its URL and whether dev-pg created it (only then may it be emptied without asking).
+    """
+    server, name = dev_server(shell, cfg), cfg.dev_database
+    with contextlib.closing(psycopg2.connect(server)) as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEV_DATABASE,))
-            if cur.fetchone() is None:
-                shell.say(f"creating database {DEV_DATABASE} on the local server")
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEV_DATABASE)))
-    return with_database(LOCAL_ADMIN_URL, DEV_DATABASE)
+            cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                        "WHERE datname = %s", (name,))
+            found = cur.fetchone()
+            if found is None:
+                shell.say(f"creating database {name} on {redact_url(server)}")
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                cur.execute(sql.SQL("COMMENT ON DATABASE {} IS %s").format(sql.Identifier(name)),
+                            (DEV_DATABASE_MARK,))
+    ours = found is None or found[0] == DEV_DATABASE_MARK
+    if not ours:
+        shell.say(f"database {name} on {redact_url(server)} was not created by dev-pg: loading "
+                  "into it asks first (or pass --yes)")
+    return with_database(server, name), ours
 
 
 _DEV_FLAGS = {
     "rows": "size of the demo database created when SQLITE_PATH does not exist yet",
     "workers": "uvicorn worker processes",
+}
+_DEV_PG_FLAGS = {
+    **_DEV_FLAGS,
+    "yes": "empty and reload DEV_DATABASE without asking even when dev-pg did not create it",
 }
 
 
@@ -87,13 +112,14 @@ def dev(ctx, rows: int = DEV_ROWS, workers: int = 1) -> None:
               f"{cfg.smoke_email}; stop it with `invoke stop-api`")
 
 
-@runbook_task(help=_DEV_FLAGS)
-def dev_pg(ctx, rows: int = DEV_ROWS, workers: int = 1) -> None:
-    """[dev] The developer API on a local PostgreSQL: schema, data from SQLite, restart."""
+@runbook_task(help=_DEV_PG_FLAGS)
+def dev_pg(ctx, rows: int = DEV_ROWS, workers: int = 1, yes: bool = False) -> None:
+    """[dev] The developer API on a local PostgreSQL database of its own (never DB_URL)."""
     cfg, shell, path = _prepare(ctx, rows, workers)
-    target = local_dev_database(shell, cfg)
-    apply_schema(shell, cfg, target)
-    run_migration(shell, cfg, path, target)
+    target, ours = local_dev_database(shell, cfg)
+    loading = Shell(assume_yes=ours or yes)  # --yes reaches the script only for its own database
+    apply_schema(loading, cfg, target)
+    run_migration(loading, cfg, path, target)
     repoint_api(shell, cfg, {**dev_env(cfg), **postgres_env(target, cfg)}, workers=workers)
     shell.say(f"API on PostgreSQL at {cfg.api_url}; back to SQLite with `invoke dev`")
 

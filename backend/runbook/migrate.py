@@ -10,8 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
+from foundation.database_urls import parse_url
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
@@ -35,7 +34,7 @@ def migrate_command(cfg: RunbookConfig, sqlite: Path, pg: str, *, engine: str | 
 def split_password(url: str) -> tuple[str, dict[str, str]]:
     """The URL without its password, and the password as ``PGPASSWORD`` for libpq/pgloader,
     so that it never appears on a command line (``ps``) or in the echo."""
-    parsed = make_url(url)
+    parsed = parse_url(url, source="the target URL (--pg or DB_URL)")
     if parsed.password is None:
         return url, {}
     bare = parsed._replace(password=None).render_as_string(hide_password=False)

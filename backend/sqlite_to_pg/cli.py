@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from foundation.database_urls import libpq_url, redact_url
+from foundation.database_urls import DatabaseUrlError, describe_database, libpq_url, redact_url
 from sqlite_to_pg import engines
 from sqlite_to_pg.catalog import Plan, open_source, read_plan
 from sqlite_to_pg.constraints import take_snapshot
@@ -98,14 +98,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _connect(pg_url: str):
     try:
-        return psycopg2.connect(libpq_url(pg_url), connect_timeout=10)
-    except (psycopg2.Error, ValueError) as exc:
-        message = pg_error_text(exc) if isinstance(exc, psycopg2.Error) else str(exc)
-        raise CliError(f"cannot connect to {redact_url(pg_url)}: {message}", EXIT_USAGE) from exc
+        url = libpq_url(pg_url, source="--pg")
+    except DatabaseUrlError as exc:  # names the wrong part, never the password
+        raise CliError(str(exc), EXIT_USAGE) from None
+    try:
+        return psycopg2.connect(url, connect_timeout=10)
+    except psycopg2.Error as exc:
+        raise CliError(f"cannot connect to {redact_url(pg_url)}: {pg_error_text(exc)}",
+                       EXIT_USAGE) from exc
 
 
-def read_state(args: argparse.Namespace) -> tuple[Plan, frozenset, dict[str, bool]]:
-    """(plan, constraint snapshot, table → holds rows), all read-only."""
+def read_state(args: argparse.Namespace) -> tuple[Plan, frozenset, dict[str, int]]:
+    """(plan, constraint snapshot, table → rows it holds now), all read-only."""
     try:
         source = open_source(args.sqlite)
     except FileNotFoundError as exc:
@@ -119,7 +123,10 @@ def read_state(args: argparse.Namespace) -> tuple[Plan, frozenset, dict[str, boo
             for table in plan.tables:
                 cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
                     table.target.identifier))
-                occupied[table.name] = cur.fetchone()[0]
+                if cur.fetchone()[0]:  # counted only where there is something to count
+                    cur.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                        table.target.identifier))
+                    occupied[table.name] = cur.fetchone()[0]
     return plan, snapshot, occupied
 
 
@@ -135,13 +142,15 @@ def repair_before_reading(args: argparse.Namespace, progress: Progress) -> None:
                            EXIT_LOAD_FAILED) from exc
 
 
-def confirm_truncation(occupied: dict[str, bool], assume_yes: bool, target: str) -> None:
-    """Ask before emptying tables that hold rows; refuse without a terminal or --yes."""
-    holding = [name for name, has_rows in occupied.items() if has_rows]
-    if not holding or assume_yes:
+def confirm_truncation(occupied: dict[str, int], assume_yes: bool, target: str) -> None:
+    """Ask before emptying tables that hold rows (naming the server, the database and how many
+    rows would be discarded); refuse without a terminal or --yes."""
+    if not occupied or assume_yes:
         return
-    question = (f"{len(holding)} target table(s) in {target} hold rows and will be truncated "
-                f"({', '.join(holding[:5])}{', …' if len(holding) > 5 else ''}).")
+    named = [f"{name} {rows:,}" for name, rows in occupied.items()]
+    question = (f"{len(occupied)} target table(s) in {target} hold "
+                f"{sum(occupied.values()):,} rows that the load would discard by truncating "
+                f"them ({', '.join(named[:5])}{', …' if len(named) > 5 else ''}).")
     if not sys.stdin.isatty():
         raise CliError(f"{question} Refusing without confirmation: no terminal to ask on; "
                        "rerun with --yes.", EXIT_REFUSED)
@@ -187,7 +196,7 @@ class Run:
             self.messages.append("dry run: nothing was written")
             print("dry run: preflight clean, nothing was written")
             return EXIT_OK
-        confirm_truncation(occupied, args.yes, redact_url(args.pg))
+        confirm_truncation(occupied, args.yes, describe_database(args.pg))
         if self.coercions and args.engine != "copy":
             raise CliError("--allow-coercion needs --engine copy (pgloader cannot apply it)",
                            EXIT_USAGE)

@@ -77,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="operation weights over the default mix, e.g. login=0 (default: "
                              + ",".join(f"{op}={weight}" for op, weight in WORKLOAD_MIX.items())
                              + ")")
-    parser.add_argument("--pg", default=os.environ.get("PG_URL"),
-                        help="admin URL of a PostgreSQL server for the benchmark databases "
-                             "(default: $PG_URL, else PG_TEST_URL/DB_URL, else a temp cluster)")
+    parser.add_argument("--pg", default=None,
+                        help="admin URL of a PostgreSQL server to create the benchmark "
+                             "databases on (default: PG_TEST_URL, else a Docker container, else "
+                             "a temporary cluster; never DB_URL)")
     parser.add_argument("--storm-sockets", type=_positive(int), default=DEFAULTS.storm_sockets,
                         help="sockets in the reconnect storm (default %(default)s)")
     parser.add_argument("--storm-users", type=_positive(int), default=DEFAULTS.storm_users,
