@@ -49,8 +49,8 @@ def _authority_problem(rest: str) -> str | None:
         return "it holds a '#' after the host; percent-encode it as %23"
     host = re.split(r"[/?]", hostpart, maxsplit=1)[0]
     if host.startswith("["):
-        address, _, after = host.partition("]")
-        if not _IPV6_HOST.match(address + "]") or (after and not after.startswith(":")):
+        address, bracket, after = host.partition("]")
+        if not (bracket and _IPV6_HOST.match(address + "]")) or after[:1] not in ("", ":"):
             return "the IPv6 host must be written [address] or [address]:port"
         port = after[1:]
     else:
@@ -155,8 +155,16 @@ def redact_url(url: object) -> str:
     return _redact_assignments(text)
 
 
+def _redact_token(token: str) -> str:
+    """One whitespace-free piece of a text: its URLs redacted, and ``user:secret@host`` too
+    when the scheme is missing or misspelt (``postgresql//…``)."""
+    if "://" in token:
+        return _URL_IN_TEXT.sub(lambda m: m["scheme"] + _redact_authority(m["rest"]), token)
+    userinfo, at, _ = token.rpartition("@")
+    return _redact_authority(token) if at and ":" in userinfo else token
+
+
 def redact_text(text: str) -> str:
     """Every URL inside a free text (an error message, a command line) with its password
     hidden, and every ``password=…`` assignment. A URL ends at whitespace here."""
-    text = _URL_IN_TEXT.sub(lambda m: m["scheme"] + _redact_authority(m["rest"]), str(text))
-    return _redact_assignments(text)
+    return _redact_assignments(re.sub(r"\S+", lambda m: _redact_token(m[0]), str(text)))
