@@ -3,14 +3,13 @@ server fixture, the server provider and the benchmarks' server never take them."
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
 
-import psycopg2
 import pytest
-from helpers import PROJECT_ROOT, upgrade_schema
+from helpers import PROJECT_ROOT
+from target_rows import row_counts, seed_target
 
 from foundation.database_urls import sqlalchemy_url
 from foundation.database_variables import alembic_url, sandbox_server_url
@@ -37,30 +36,6 @@ def test_alembic_takes_db_url_then_the_api_url_then_the_ini_then_the_default():
     assert alembic_url(None, {}).url == "sqlite:///./booking.db"
 
 
-def _row_counts(url: str) -> dict[str, int]:
-    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' "
-                    "ORDER BY 1")
-        tables = [name for (name,) in cur.fetchall()]
-        counts = {}
-        for table in tables:
-            cur.execute(f"SELECT count(*) FROM {table}")
-            counts[table] = cur.fetchone()[0]
-        return counts
-
-
-def seed_target(url: str) -> dict[str, int]:
-    """The app's schema and a few rows in ``url`` (a database standing in for production)."""
-    upgrade_schema(sqlalchemy_url(url))
-    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO rooms (name, capacity, hourly_rate) "
-                    "VALUES ('Prod room', 4, 10), ('Other room', 2, 5)")
-        conn.commit()
-    counts = _row_counts(url)
-    assert counts["rooms"] == 2 and counts["alembic_version"] == 1
-    return counts
-
-
 @pytest.mark.requires_pg
 def test_the_test_server_fixture_leaves_db_url_untouched(pg_url):
     """A test session started in a shell where DB_URL and SQLALCHEMY_DATABASE_URL name a
@@ -74,4 +49,4 @@ def test_the_test_server_fixture_leaves_db_url_untouched(pg_url):
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "PROBE-SERVER-KIND=external" not in done.stdout
-    assert _row_counts(pg_url) == before
+    assert row_counts(pg_url) == before
