@@ -18,7 +18,8 @@ from dataclasses import dataclass
 TARGET_URL = "DB_URL"
 API_DATABASE_URL = "SQLALCHEMY_DATABASE_URL"
 TEST_SERVER_URL = "PG_TEST_URL"
-DEFAULT_API_DATABASE_URL = "sqlite:///./booking.db"
+DEFAULT_SQLITE_FILE = "booking.db"  # the API's file by default, and the runbook's SQLITE_PATH
+DEFAULT_API_DATABASE_URL = f"sqlite:///./{DEFAULT_SQLITE_FILE}"
 NEVER_A_SANDBOX = (TARGET_URL, API_DATABASE_URL)
 ALEMBIC_INI_OPTION = "sqlalchemy.url"
 

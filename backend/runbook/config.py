@@ -21,7 +21,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from foundation.database_variables import TARGET_URL, TEST_SERVER_URL
+from foundation.database_variables import DEFAULT_SQLITE_FILE, TARGET_URL, TEST_SERVER_URL
 from runbook.errors import RunbookError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ class RunbookConfig(BaseSettings):
                                       env_ignore_empty=True, validate_by_name=True)
 
     target_url: str | None = _env(TARGET_URL, None, secret=True)  # may hold a password
-    sqlite_path: Path = _env("SQLITE_PATH", Path("booking.db"))
+    sqlite_path: Path = _env("SQLITE_PATH", Path(DEFAULT_SQLITE_FILE))
     api_url: str = _env("API_URL", "http://127.0.0.1:8000")
     api_env_file: Path = _env("API_ENV_FILE", Path("var/api.env"))
     api_workers: int = _env("API_WORKERS", 2)

@@ -37,6 +37,7 @@ class CutoverPlan:
     engine: str | None
     monitor_seconds: float
     message: str
+    yes: bool = False  # the operator's --yes: only then may the script empty tables unasked
     snapshot: Path | None = None
     flipped: bool = False
 
@@ -78,7 +79,8 @@ def cutover_steps(plan: CutoverPlan) -> list[tuple[str, Callable[[Shell], None]]
                                                       else start_cloud_sql_proxy)(sh, cfg)),
         ("schema", lambda sh: apply_schema(sh, cfg, plan.target)),
         ("migrate", lambda sh: run_migration(sh, cfg, cfg.path(cfg.sqlite_path), plan.target,
-                                             engine=plan.engine, preflight_in_dry_run=False)),
+                                             engine=plan.engine, preflight_in_dry_run=False,
+                                             truncate_confirmed=plan.yes)),
         ("flip env and deploy", lambda sh: _flip(sh, plan)),
         ("unfreeze", lambda sh: set_freeze(sh, cfg, False, None)),
         ("monitor", lambda sh: sh.say(f"[dry-run] would monitor for {plan.monitor_seconds:.0f} s")
@@ -120,5 +122,5 @@ def cutover(ctx, sqlite: str | None = None, pg: str | None = None, local: bool =
     """[cutover] The production window, steps 1-6: freeze … flip, unfreeze, monitor."""
     cfg = config_from(ctx).with_overrides(sqlite_path=sqlite, api_workers=workers)
     plan = CutoverPlan(cfg=cfg, target=cfg.require_target(pg), local=local, engine=engine,
-                       monitor_seconds=float(monitor_seconds), message=message)
+                       monitor_seconds=float(monitor_seconds), message=message, yes=yes)
     run_cutover(Shell(dry_run=dry_run, assume_yes=yes), plan)

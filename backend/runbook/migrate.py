@@ -43,18 +43,23 @@ def split_password(url: str) -> tuple[str, dict[str, str]]:
 
 def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
                   engine: str | None = None, report: Path | None = None,
-                  quiet: bool = False, preflight_in_dry_run: bool = True
-                  ) -> dict[str, Any] | None:
+                  quiet: bool = False, preflight_in_dry_run: bool = True,
+                  truncate_confirmed: bool | None = None) -> dict[str, Any] | None:
     """Run the script; return its JSON report when ``report`` is given.
 
     In a dry run the script's own ``--dry-run`` (preflight only, nothing written) runs when
-    ``preflight_in_dry_run``; otherwise the command is only printed.
+    ``preflight_in_dry_run``; otherwise the command is only printed. The script gets ``--yes``
+    (empty target tables that hold rows without asking) only when ``truncate_confirmed``
+    (default: the shell's ``--yes``); otherwise it asks on the terminal, naming the server, the
+    database and the rows it would discard, or refuses without one.
     """
     if not sqlite.is_file():
         raise RunbookError(f"no SQLite file at {sqlite} (pass --sqlite or set SQLITE_PATH)")
     bare_url, secret_env = split_password(pg)
     command = migrate_command(cfg, sqlite, bare_url, engine=engine, report=report,
-                              dry_run=shell.dry_run, yes=shell.assume_yes, quiet=quiet)
+                              dry_run=shell.dry_run, quiet=quiet,
+                              yes=shell.assume_yes if truncate_confirmed is None
+                              else truncate_confirmed)
     shell.run(command, env=secret_env, cwd=PROJECT_ROOT, always=preflight_in_dry_run)
     if report is None or not report.is_file():
         return None

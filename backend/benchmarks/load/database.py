@@ -58,9 +58,10 @@ class SeedData:
 
 @contextlib.contextmanager
 def postgres_server(pg_url: str | None) -> Iterator[str]:
-    """The admin URL of the server to use: ``pg_url`` if given, else ``provide_server()``."""
+    """The admin URL of the server to use: ``pg_url`` (``--pg``) if given, else
+    ``provide_server()`` (PG_TEST_URL, a container or a temporary cluster; never DB_URL)."""
     if pg_url:
-        yield libpq_url(pg_url)
+        yield libpq_url(pg_url, source="--pg")
         return
     with provide_server() as server:
         yield server.url
