@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from foundation.database_urls import redact_url, sqlalchemy_url
+from foundation.database_variables import API_DATABASE_URL
 from runbook import api_process
 from runbook.config import RunbookConfig
 
-URL_KEY = "SQLALCHEMY_DATABASE_URL"
+URL_KEY = API_DATABASE_URL
 
 
 def sqlite_url(path: Path) -> str:

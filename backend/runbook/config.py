@@ -21,6 +21,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from foundation.database_urls import DatabaseUrlError, libpq_url
 from foundation.database_variables import DEFAULT_SQLITE_FILE, TARGET_URL, TEST_SERVER_URL
 from runbook.errors import RunbookError
 
@@ -83,10 +84,15 @@ class RunbookConfig(BaseSettings):
         return value if value.is_absolute() else PROJECT_ROOT / value
 
     def require_target(self, override: str | None = None) -> str:
-        """The target PostgreSQL URL (a flag's value first, else DB_URL) or a clear error."""
+        """The target PostgreSQL URL (a flag's value first, else DB_URL) or a clear error
+        (for a malformed URL: which of the two is wrong, and which part of it)."""
         url = override or self.target_url
         if not url:
             raise RunbookError(f"no target database: pass --pg URL or set {TARGET_URL}")
+        try:
+            libpq_url(url, source="--pg" if override else TARGET_URL)
+        except DatabaseUrlError as exc:
+            raise RunbookError(str(exc)) from None
         return url
 
     @property

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from foundation.database_urls import redact_url, sqlalchemy_url
+from foundation.database_variables import TARGET_URL
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
@@ -55,7 +56,7 @@ def apply_schema(shell: Shell, cfg: RunbookConfig, url: str) -> str:
         return head
     shell.require_confirmation(f"apply migrations {current or 'base'} -> {head}?")
     shell.run([sys.executable, "-m", "alembic", "-c", str(cfg.alembic_ini), "upgrade", "head"],
-              env={"DB_URL": sqlalchemy_url(url)}, cwd=PROJECT_ROOT)
+              env={TARGET_URL: sqlalchemy_url(url)}, cwd=PROJECT_ROOT)
     if shell.dry_run:
         return head
     after = current_revision(url)

@@ -15,6 +15,7 @@ import psutil
 
 from benchmarks.load.config import HOST
 from foundation.database_urls import redact_text
+from foundation.database_variables import API_DATABASE_URL, NEVER_A_SANDBOX
 from foundation.throwaway_postgres import free_port
 from runbook.api_process import wait_until_ready
 from runbook.errors import RunbookError
@@ -41,16 +42,15 @@ class ServerSpec:
 
     def environment(self) -> dict[str, str]:
         """The API's environment: the process's own, plus the database, secret and pool."""
-        env = dict(os.environ)
+        env = {key: value for key, value in os.environ.items() if key not in NEVER_A_SANDBOX}
         env.update({
-            "SQLALCHEMY_DATABASE_URL": self.database_url,
+            API_DATABASE_URL: self.database_url,
             "SECRET_KEY": self.secret_key,
             "ENVIRONMENT": "test",
             "UPLOAD_DIR": str(self.upload_dir),
             "DB_POOL_SIZE": str(self.pool_size),
             "DB_MAX_OVERFLOW": str(self.max_overflow),
         })
-        env.pop("DB_URL", None)  # the API reads SQLALCHEMY_DATABASE_URL only
         return env
 
 
