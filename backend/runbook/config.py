@@ -145,7 +145,9 @@ def _describe(error: ValidationError, values: Mapping[str, Any]) -> RunbookError
                          if e["type"] == "extra_forbidden")
         return RunbookError(f"unknown runbook setting(s) in invoke.yaml: {', '.join(unknown)}")
     name = next((field for field in RunbookConfig.model_fields
-                 if location.lower() in (field, environment_name(field).lower())), location)
+                 if location.lower() in (field, environment_name(field).lower())), None)
+    if name is None:
+        return RunbookError(f"invalid runbook setting {location}: {item['msg']}")
     return _invalid(name, item.get("input", values.get(name)))
 
 

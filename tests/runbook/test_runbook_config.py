@@ -47,3 +47,28 @@ def test_bad_values_and_unknown_keys_are_named():
 def test_require_target_says_how_to_set_it():
     with pytest.raises(RunbookError, match="pass --pg URL or set DB_URL"):
         load_config({}, {}).require_target()
+
+
+def test_empty_variables_count_as_unset_and_dev_settings_are_read():
+    cfg = load_config({"runbook": {"dev_database": "mine"}},
+                      {"DB_URL": "", "API_WORKERS": "", "PG_TEST_URL": "postgresql://p@h/postgres"})
+    assert cfg.target_url is None and cfg.api_workers == 2
+    assert cfg.dev_database == "mine" and cfg.sandbox_server_url == "postgresql://p@h/postgres"
+    assert load_config({}, {"DEV_DATABASE": "other"}).dev_database == "other"
+
+
+def test_a_bad_invoke_yaml_value_is_named():
+    with pytest.raises(RunbookError, match="API_WORKERS='two' is not a valid int"):
+        load_config({"runbook": {"api_workers": "two"}}, {})
+
+
+def test_a_malformed_target_names_its_source_and_never_the_password():
+    cfg = load_config({}, {"DB_URL": "postgresql://app:Kq4z@Wm8v@h/db"})
+    with pytest.raises(RunbookError) as from_env:
+        cfg.require_target()
+    with pytest.raises(RunbookError) as from_flag:
+        cfg.require_target("postgresql://app:Kq4z/Wm8v@h/db")
+    assert str(from_env.value).startswith("DB_URL cannot be read")
+    assert str(from_flag.value).startswith("--pg cannot be read")
+    for message in (str(from_env.value), str(from_flag.value)):
+        assert "Kq4z" not in message and "Wm8v" not in message
