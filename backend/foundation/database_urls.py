@@ -21,7 +21,10 @@ _SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<rest>.*)\Z", r
 _URL_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>\S*)")
 _HOST_NAME = re.compile(r"[A-Za-z0-9._\-%~]*\Z")
 _IPV6_HOST = re.compile(r"\[[0-9A-Fa-f:.]+(?:%[\w.\-]+)?\]\Z")
-_PORTLESS_TAIL = re.compile(r"\d*(?:[/?].*)?\Z", re.DOTALL)
+# After ``host:``: a port, then the path, query, or the end of the URL in a text (a quote,
+# bracket or comma around it, JSON's ``\n``…).
+_PORT_TAIL = re.compile(r"\d*(?:[/?#\"',;)\]}>\\].*)?\Z", re.DOTALL)
+_CLOSING_QUOTE = re.compile(r"[\"'][,;)\]}]*\Z")
 # ``password=…`` in a query string or a libpq key=value DSN, ``PGPASSWORD=…`` in an echoed
 # environment, ``"password": "…"`` in JSON; quoted values may hold spaces and escaped quotes.
 _PASSWORD_ASSIGNMENT = re.compile(
@@ -132,8 +135,12 @@ def _redact_authority(rest: str) -> str:
     if rest.startswith("["):
         return rest
     # No '@': ``host:5432/db`` has a port; in ``user:secret`` the '@host' part is missing.
+    # A closing quote (of a JSON string, a repr) is kept: it quotes the URL, it is not in it.
     host, colon, tail = rest.partition(":")
-    return rest if not colon or _PORTLESS_TAIL.match(tail) else f"{host}:{REDACTED}"
+    if not colon or _PORT_TAIL.match(tail):
+        return rest
+    closing = _CLOSING_QUOTE.search(tail)
+    return f"{host}:{REDACTED}{closing[0] if closing else ''}"
 
 
 def _redact_assignments(text: str) -> str:

@@ -111,3 +111,15 @@ def test_describe_database_names_server_and_database_without_the_password():
     shown = describe_database(f"postgresql://app:{PIECES[0]}@db.internal:6432/appdb")
     assert shown == ("database appdb on db.internal:6432 "
                      "(postgresql://app:***@db.internal:6432/appdb)")
+
+
+def test_redacting_a_json_report_keeps_it_json():
+    """The runbook redacts its JSON report as text: ports, quotes and commas must survive."""
+    import json
+
+    report = {"api": "http://127.0.0.1:45678", "target": "postgresql://u:Xy7q@h:5432/db",
+              "odd": [f"postgresql://admin:{PIECES[1]}", "next"], "log": "a http://h:80\nb"}
+    shown = redact_text(json.dumps(report, indent=2))
+    _assert_hidden(shown)
+    assert json.loads(shown) == {**report, "target": "postgresql://u:***@h:5432/db",
+                                 "odd": ["postgresql://admin:***", "next"]}
