@@ -269,8 +269,9 @@ def _check_keys_sequences_schema(cur, plan: Plan, result: Verification,
     for state in sequence_states(cur, plan.schema, names):
         if not state.ahead:
             result.problems.append(
-                f"sequence {state.sequence} of {state.table}.{state.column} would hand out "
-                f"{state.next_value}, but the column already holds up to {state.max_value}")
+                f"sequence {state.sequence} (used by {state.used_by}) would hand out "
+                f"{state.next_value}, but its columns already hold "
+                f"{'up' if state.increment > 0 else 'down'} to {state.max_value}")
     for table, name in unvalidated_foreign_keys(cur, plan.schema):
         if table in names:
             result.problems.append(f"foreign key {table}.{name} is not validated")
