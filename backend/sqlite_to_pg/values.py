@@ -90,8 +90,10 @@ def escape_sqlite(expr: str) -> str:
 
 
 def escape_pg(expr: str) -> str:
-    """The same COPY text escaping in Postgres SQL."""
-    return (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), chr(9), '\\t'), "
+    """The same COPY text escaping in Postgres SQL, on the bytes: ``COLLATE "C"`` keeps a
+    column's own collation (a non-deterministic ICU one refuses ``replace``) out of it."""
+    collated = f'({expr}) COLLATE "C"'
+    return (f"replace(replace(replace(replace({collated}, '\\', '\\\\'), chr(9), '\\t'), "
             f"chr(10), '\\n'), chr(13), '\\r')")
 
 
