@@ -110,3 +110,36 @@ def sequence_states(cur, schema: str, tables: set[str] | None = None) -> list[Se
         states.append(SequenceState(sequence=name, columns=mine, next_value=next_value,
                                     max_value=extreme, increment=increment))
     return states
+
+
+@dataclass(frozen=True)
+class SequencePosition:
+    """Where a sequence stood (``setval`` is not undone by a rollback: this puts it back)."""
+
+    sequence: str  # schema-qualified, quoted
+    last_value: int
+    is_called: bool
+
+
+def sequence_positions(cur, tables: list[tuple[str, str]]) -> list[SequencePosition]:
+    """The position of every sequence a column of these (schema, table) pairs uses."""
+    cur.execute(
+        f"SELECT DISTINCT format('%%I.%%I', ns.nspname, seq.relname) "
+        f"FROM ({sequence_users_query()}) users_of "
+        f"JOIN pg_class seq ON seq.oid = users_of.sequence_oid "
+        f"JOIN pg_namespace ns ON ns.oid = seq.relnamespace "
+        f"WHERE (users_of.table_schema, users_of.table_name) IN "
+        f"(SELECT * FROM unnest(%s::text[], %s::text[])) ORDER BY 1",
+        ([schema for schema, _ in tables], [table for _, table in tables]))
+    positions = []
+    for (name,) in cur.fetchall():
+        cur.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(sql.SQL(name)))
+        positions.append(SequencePosition(name, *cur.fetchone()))
+    return positions
+
+
+def restore_positions(cur, positions: list[SequencePosition]) -> None:
+    """Put each sequence back where ``sequence_positions`` found it."""
+    for position in positions:
+        cur.execute("SELECT setval(%s::regclass, %s, %s)",
+                    (position.sequence, position.last_value, position.is_called))
