@@ -176,7 +176,8 @@ class Run:
         self.progress.note(f"source {args.sqlite} → target {redact_url(args.pg)}")
         repair_before_reading(args, self.progress)
         plan, snapshot, occupied = read_state(args)
-        self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress)
+        self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress,
+                                       pg_url=args.pg, engine=args.engine)
         if self.preflight.findings:
             print(format_findings(self.preflight.findings))
         if not self.preflight.ok:

@@ -51,6 +51,9 @@ CATEGORIES = {
     "not-null": "NULL in a NOT NULL target column",
     "orphan-fk": "a foreign key value with no row to reference",
     "duplicate-key": "rows a Postgres primary key or unique constraint would refuse",
+    "duplicate-under-collation": "values distinct in SQLite that a unique key's collation "
+                                 "(non-deterministic, or citext) makes equal in Postgres",
+    "not-for-pgloader": "a value pgloader cannot carry (use --engine copy)",
     "schema": "a source table/column with no target, or a target column nothing can fill",
     "unsupported-type": "a target column type this tool does not convert",
 }
