@@ -5,18 +5,9 @@ pgloader engine cannot carry."""
 from __future__ import annotations
 
 import pytest
-from test_preflight import assert_refused
+from test_preflight import refused
 
 pytestmark = pytest.mark.requires_pg
-
-def refused(migrate, source, target_state, category: str, where: str) -> str:
-    """Run the migration, check preflight refused it (``where`` named, nothing written) and
-    return its output."""
-    before = target_state()
-    done = migrate(source)
-    assert_refused(done, category, where, before, target_state())
-    return done.stdout
-
 
 CI_COLLATION = ("CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', "
                 "deterministic = false)")

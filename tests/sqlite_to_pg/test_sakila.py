@@ -19,6 +19,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from test_preflight import refused
 
 pytestmark = pytest.mark.requires_pg
 
@@ -77,30 +78,25 @@ def insert_a_new_row(pg_exec, table: str, key: str) -> None:
 def test_the_orig_variant_is_refused_naming_every_disagreement(
         tmp_path, engine, migrate, pg_exec, target_state):
     pg_exec(target_schema())
-    before = target_state()
 
-    done = migrate(sakila(tmp_path, "orig"))
+    output = refused(migrate, sakila(tmp_path, "orig"), target_state, "bad-datetime",
+                     "customer.create_date: 599 row(s)")
 
-    assert done.returncode == 3, done.stdout + done.stderr
-    for place in ("customer.create_date: 599 row(s)", "customer.active: 599 row(s)",
-                  "film.release_year: 1,000 row(s)", "payment.rental_id: 5 row(s)",
+    for place in ("customer.active: 599 row(s)", "film.release_year: 1,000 row(s)",
+                  "payment.rental_id: 5 row(s)",
                   "film_text: 1 row(s) [source table has no target table",
                   "payment.last_update: 1 row(s) [source column has no target column]"):
-        assert place in done.stdout, place
-    assert target_state() == before
+        assert place in output, place
 
 
 def test_the_adapted_variant_into_the_published_schema_names_the_null_rentals(
         tmp_path, migrate, pg_exec, target_state, engine):
     pg_exec(target_schema())
-    before = target_state()
 
-    done = migrate(sakila(tmp_path, "adapted"))
+    output = refused(migrate, sakila(tmp_path, "adapted"), target_state, "not-null",
+                     "payment.rental_id: 5 row(s) (blocks the load)")
 
-    assert done.returncode == 3, done.stdout + done.stderr
-    assert "payment.rental_id: 5 row(s) (blocks the load)" in done.stdout
-    assert "rowid 424: None" in done.stdout
-    assert target_state() == before
+    assert "rowid 424: None" in output
 
 
 def test_the_adapted_variant_loads_exactly_and_every_table_takes_a_new_row(
