@@ -322,14 +322,17 @@ def spot_check_foreign_keys(cur, plan: Plan, row_counts: dict[str, int]) -> list
                 for ref, col in zip(fk.ref_columns, child, strict=True))
             not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(c) for c in child)
             cur.execute(sql.SQL(
-                "SELECT count(*) FROM {} c{} WHERE {} AND NOT EXISTS "
-                "(SELECT 1 FROM {} p WHERE {})").format(
-                    table.target.identifier, sample, not_null,
-                    sql.Identifier(plan.schema, fk.ref_table), join))
-            orphans = cur.fetchone()[0]
+                "SELECT count(*), (array_agg(({}) ORDER BY {}))[1:%s] FROM {} c{} "
+                "WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})").format(
+                    sql.SQL(" || ', ' || ").join(sql.SQL("{}::text").format(c) for c in child),
+                    sql.SQL(", ").join(child), table.target.identifier, sample, not_null,
+                    sql.Identifier(plan.schema, fk.ref_table), join), (KEY_DIFF_SHOWN,))
+            orphans, values = cur.fetchone()
             if orphans:
-                problems.append(f"foreign key {table.name}.{fk.name}: {orphans} rows reference "
-                                f"no row of {fk.ref_table}")
+                problems.append(
+                    f"foreign key {table.name}.{fk.name} ({', '.join(fk.columns)}): {orphans} "
+                    f"rows reference no row of {fk.ref_table}, e.g. "
+                    f"{', '.join(f'({value})' for value in values)}")
     return problems
 
 

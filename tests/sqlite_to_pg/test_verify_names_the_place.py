@@ -18,10 +18,12 @@ pytestmark = pytest.mark.requires_pg
 SOURCE = """
 CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT, score REAL, at DATETIME);
 CREATE TABLE event_log (at DATETIME, what TEXT, n INTEGER);
+CREATE TABLE tag (id INTEGER PRIMARY KEY, note_id INTEGER);
 """
 TARGET = """
 CREATE TABLE note (id integer PRIMARY KEY, body text, score double precision, at timestamp);
 CREATE TABLE event_log (at timestamp, what text, n integer);
+CREATE TABLE tag (id integer PRIMARY KEY, note_id integer CONSTRAINT tag_note REFERENCES note);
 """
 NOTES = [(i, f"note\t{i}", i / 4, "2024-01-02 03:04:05") for i in range(1, 40)]
 EVENTS = [("2024-01-02 03:04:05", "start", 1), ("2024-01-02 03:04:06", "stop", 2)]
@@ -30,7 +32,7 @@ EVENTS = [("2024-01-02 03:04:05", "start", 1), ("2024-01-02 03:04:06", "stop", 2
 @pytest.fixture
 def loaded(make_sqlite, pg_exec, pg_url):
     pg_exec(TARGET)
-    source = make_sqlite(SOURCE, {"note": NOTES, "event_log": EVENTS})
+    source = make_sqlite(SOURCE, {"note": NOTES, "event_log": EVENTS, "tag": [(1, 2)]})
     plan = plan_for(source, pg_url)
     result = CopyEngine().load(plan, sqlite_path=source, pg_url=pg_url,
                                progress=Progress(quiet=True),
@@ -79,3 +81,14 @@ def test_a_postgres_error_while_comparing_names_table_and_column(loaded, pg_exec
     assert not result.ok
     assert [p for p in result.problems if p.startswith("event_log")] == [
         "event_log.what: could not be compared: permission denied for table event_log"]
+
+
+def test_rows_a_foreign_key_would_refuse_are_named_with_their_values(loaded, pg_exec, pg_url):
+    plan, source = loaded
+    pg_exec("ALTER TABLE tag DROP CONSTRAINT tag_note")  # e.g. a key a tool failed to re-add
+    pg_exec("INSERT INTO tag VALUES (2, 500), (3, 400), (4, NULL)")
+
+    result = run_verify(plan, source, pg_url)
+
+    assert "foreign key tag.tag_note (note_id): 2 rows reference no row of note, e.g. (400), " \
+           "(500)" in result.problems
