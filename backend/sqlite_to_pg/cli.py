@@ -30,7 +30,7 @@ from sqlite_to_pg.report import (
     table_rows,
     write_report,
 )
-from sqlite_to_pg.sequences import reset_sequences
+from sqlite_to_pg.sequences import reset_sequences, restore_positions, sequence_positions
 from sqlite_to_pg.values import COERCIONS
 from sqlite_to_pg.verify import verify
 
@@ -45,12 +45,12 @@ EPILOG = f"""\
 exit codes:
   {EXIT_OK}  done and verified (or --dry-run with a clean preflight)
   {EXIT_VERIFY_FAILED}  verification failed: nothing kept (copy: rolled back, the target is as it
-     was; pgloader: the loaded tables emptied and their keys restored)
+     was; pgloader: the loaded tables' earlier rows, sequences and keys put back)
   {EXIT_USAGE}  usage error, missing file, unreachable database, engine not available
   {EXIT_PREFLIGHT}  preflight found values Postgres would reject or change: nothing written
   {EXIT_LOAD_FAILED}  the load failed or was interrupted: copy rolls back (the target is as it
-     was); pgloader empties what it loaded and restores the keys, or, when it cannot (database
-     down), says so and the next run repairs it from its journal before loading
+     was); pgloader puts back the rows, sequence positions and keys it saved in its journal,
+     or, when it cannot (database down), says so and the next run does it before loading
   {EXIT_REFUSED}  the target tables hold rows and the truncation was not confirmed (--yes)
 
 coercions (--allow-coercion NAME, each counted in the report):
@@ -185,7 +185,8 @@ class Run:
         self.progress.note(f"source {args.sqlite} → target {redact_url(args.pg)}")
         repair_before_reading(args, self.progress)
         plan, snapshot, occupied = read_state(args)
-        self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress)
+        self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress,
+                                       pg_url=args.pg, engine=args.engine)
         if self.preflight.findings:
             print(format_findings(self.preflight.findings))
         if not self.preflight.ok:
@@ -208,12 +209,18 @@ class Run:
 
         def finish(conn):
             with conn.cursor() as cur:
+                positions = sequence_positions(cur, [(plan.schema, name)
+                                                     for name in plan.table_names])
                 notices = reset_sequences(cur)
             self.messages.append(f"sequences reset: {len(notices)}")
             self.progress.note(f"sequences reset ({len(notices)}); verifying")
-            return verify(plan, args.sqlite, conn, snapshot, coercions=self.coercions,
-                          progress=self.progress,
-                          source_checksums=getattr(engine, "source_checksums", None))
+            verification = verify(plan, args.sqlite, conn, snapshot, coercions=self.coercions,
+                                  progress=self.progress,
+                                  source_checksums=getattr(engine, "source_checksums", None))
+            if not verification.ok:  # setval outlives a rollback: put the sequences back
+                with conn.cursor() as cur:
+                    restore_positions(cur, positions)
+            return verification
 
         try:
             self.result = engine.load(plan, sqlite_path=args.sqlite, pg_url=args.pg,

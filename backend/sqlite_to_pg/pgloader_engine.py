@@ -4,12 +4,14 @@ pgloader commits each table on a connection of its own, loads tables in parallel
 with rows rejected, so this engine never trusts it; it brackets it instead:
 
 1. under an advisory lock, finish any interrupted earlier run (see ``sqlite_to_pg.load_journal``);
-2. save every foreign key touching the planned tables in a journal in the target (committed),
-   then drop those keys and truncate the tables (one transaction);
+2. save every foreign key touching the planned tables, a copy of the rows those tables hold and
+   their sequences' positions in a journal in the target (committed), then drop those keys and
+   truncate the tables (one transaction);
 3. run pgloader on scripts/migrate.load (data only, quoted identifiers, no key handling, no
    sequence reset, exactly the planned tables, on error stop), streaming its progress;
 4. recount every table on both sides; if pgloader failed, was killed, or any count differs:
-   truncate the tables, re-add the keys and fail naming the tables;
+   truncate the tables, put their earlier rows and sequence positions back, re-add the keys and
+   fail naming the tables (the target is then as it was, rows included);
 5. otherwise, in one transaction: re-add the keys from the saved definitions, call the
    caller's ``finish`` (sequence reset + the same verification as every engine) and, only when
    it says ok, drop the journal and commit; when it does not, clean up as in 4.
@@ -231,13 +233,15 @@ class PgloaderEngine:
         with conn.cursor() as cur:
             keys = save_foreign_keys(cur, plan.schema, plan.table_names)
         conn.commit()
-        load_journal.write_journal(conn, tables, keys)
+        saved_rows = load_journal.write_journal(conn, tables, keys)
         with conn.cursor() as cur:
             drop_foreign_keys(cur, keys)
             truncate(cur, tables)
         conn.commit()
+        kept = "".join(f"; kept the {saved.rows} row(s) {saved.table} held"
+                       for saved in saved_rows)
         progress.note(f"saved and dropped {len(keys)} foreign keys (journal in schema "
-                      f"{load_journal.JOURNAL_SCHEMA}); emptied {len(tables)} tables")
+                      f"{load_journal.JOURNAL_SCHEMA}){kept}; emptied {len(tables)} tables")
         return keys
 
     def _run(self, conn: Connection, plan: Plan, pg_url: str, environment: dict[str, str],
@@ -282,7 +286,8 @@ def _clean_up(conn: Connection, report: Report) -> bool:
         if journal is not None:
             load_journal.restore_from_journal(conn, journal)
             report(f"cleaned up: emptied {len(journal.tables)} tables, "
-                   f"restored {len(journal.keys)} foreign keys")
+                   f"restored {len(journal.keys)} foreign keys"
+                   + (f"; {journal.saved_summary()}" if journal.saved else ""))
         return True
     except psycopg2.Error as exc:
         report(redact_text(f"could not clean up now ({exc}".strip() + "); the journal stays "

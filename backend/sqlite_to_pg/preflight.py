@@ -12,11 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlite_to_pg.catalog import ForeignKey, Plan, TablePlan, UniqueKey, open_source, quote_sqlite
+import psycopg2
+
+from foundation.database_urls import redact_text
+from sqlite_to_pg.catalog import (
+    ForeignKey,
+    Plan,
+    TablePlan,
+    TargetColumn,
+    UniqueKey,
+    open_source,
+    quote_sqlite,
+)
+from sqlite_to_pg.collation_uniqueness import find_clashes
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool, rowid_ranges
 from sqlite_to_pg.values import Check, converter_for, is_supported, register_functions
 
@@ -72,14 +85,41 @@ def _row_ref(table: TablePlan) -> str:
     return "rowid" if table.source.has_rowid else quote_sqlite(table.source.columns[0].name)
 
 
-def _table_checks(table: TablePlan, coercions: frozenset[str]) -> list[tuple[str, Check]]:
+def pgloader_value_checks(column: TargetColumn, x: str) -> list[Check]:
+    """What pgloader cannot carry although the built-in loader can (measured with 3.6.9):
+    ±Infinity in a float column is sent as ``#.DOUBLE-FLOAT-POSITIVE-INFINITY``. (NaN cannot
+    be in SQLite: it stores NULL instead; the other silent changes pgloader makes — NUL bytes,
+    epoch integers in date/time columns, invalid UTF-8 — are refused for every engine.)"""
+    if column.type_name in ("float4", "float8"):
+        return [Check("not-for-pgloader", f"typeof({x}) = 'real' AND {x} IN (9e999, -9e999)")]
+    return []
+
+
+# Per-engine value checks on top of the type table's: engine name → (column, x) → checks.
+ENGINE_VALUE_CHECKS: dict[str, Callable[[TargetColumn, str], list[Check]]] = {
+    "pgloader": pgloader_value_checks,
+}
+
+
+def _unsupported_check(column: TargetColumn, x: str) -> Check:
+    return Check("unsupported-type", f"{x} IS NOT NULL")
+
+
+def _table_checks(table: TablePlan, coercions: frozenset[str],
+                  engine: str | None = None) -> list[tuple[str, Check]]:
+    """Every value check of every column: NOT NULL, the type table's, the engine's. A column of
+    a type the type table lacks gets one check counting its values; it hides no other check."""
+    extra = ENGINE_VALUE_CHECKS.get(engine or "")
     checks = []
     for column in table.columns:
         x = quote_sqlite(column.name)
         if column.not_null:
             checks.append((column.name, Check("not-null", f"{x} IS NULL")))
-        checks += [(column.name, check)
-                   for check in converter_for(column, coercions).checks(x)]
+        typed = (converter_for(column, coercions).checks(x) if is_supported(column)
+                 else [_unsupported_check(column, x)])
+        checks += [(column.name, check) for check in typed]
+        if extra is not None:
+            checks += [(column.name, check) for check in extra(column, x)]
     return checks
 
 
@@ -139,19 +179,31 @@ def count_checks(src: sqlite3.Connection, table: TablePlan, checks: list[Check],
                       for check in checks]
 
 
+def _detail(table: TablePlan, column: str, category: str, rows: int, count: int) -> str:
+    if category == "unsupported-type":
+        return (f"target type {table.target.column(column).type_sql} is not supported; "
+                f"{count} of {rows} row(s) hold a value")
+    return ""
+
+
 def check_values(src: sqlite3.Connection, table: TablePlan, coercions: frozenset[str],
-                 first: list[int] | None = None) -> tuple[int, list[Finding]]:
-    """(row count, findings) for every value check of one table, in about one scan."""
-    columns_checks = _table_checks(table, coercions)
+                 first: list[int] | None = None,
+                 engine: str | None = None) -> tuple[int, list[Finding]]:
+    """(row count, findings) for every value check of one table, in about one scan.
+
+    Each finding counts exactly the rows its check is true for; an unsupported column is
+    reported even when every row is NULL there (the loader cannot write its type at all)."""
+    columns_checks = _table_checks(table, coercions, engine)
     rows, counts = count_checks(src, table, [check for _, check in columns_checks], first)
     findings = []
     for (column, check), count in zip(columns_checks, counts, strict=True):
-        if not count:
+        if not count and check.category != "unsupported-type":
             continue
         covered = check.coercion is not None and check.coercion in coercions
         findings.append(Finding(check.category, table.name, column, count,
                                 _examples(src, table, column, check.full_condition),
-                                blocking=not covered, coercion=check.coercion))
+                                blocking=not covered, coercion=check.coercion,
+                                detail=_detail(table, column, check.category, rows, count)))
     return rows, findings
 
 
@@ -198,8 +250,9 @@ def check_unique_key(src: sqlite3.Connection, table: TablePlan, key: UniqueKey,
                      coercions: frozenset[str]) -> Finding | None:
     """Rows whose key values — as Postgres would store them — repeat."""
     columns = [table.target.column(name) for name in key.columns]
-    if any(col is None or col.name not in table.column_names for col in columns):
-        return None
+    if any(col is None or col.name not in table.column_names or not is_supported(col)
+           for col in columns):
+        return None  # an unsupported column is a finding of its own
     exprs = [converter_for(col, coercions).copy_sql(quote_sqlite(col.name)) for col in columns]
     if exprs == [quote_sqlite(key.columns[0])] and is_rowid_alias(src, table, key.columns[0]):
         return None  # SQLite keeps its INTEGER PRIMARY KEY unique, and it is copied unchanged
@@ -217,13 +270,24 @@ def check_unique_key(src: sqlite3.Connection, table: TablePlan, key: UniqueKey,
 
 
 def _schema_findings(plan: Plan) -> list[Finding]:
-    findings = [Finding("schema", problem.split(":", 1)[0], None, 1, [],
-                        detail=problem.split(":", 1)[1].strip()) for problem in plan.problems]
-    for table in plan.tables:
-        findings += [Finding("unsupported-type", table.name, col.name, 1, [],
-                             detail=f"target type {col.type_sql} is not supported")
-                     for col in table.columns if not is_supported(col)]
-    return findings
+    return [Finding("schema", problem.split(":", 1)[0], None, 1, [],
+                    detail=problem.split(":", 1)[1].strip()) for problem in plan.problems]
+
+
+def collation_findings(src: sqlite3.Connection, pg_url: str, plan: Plan,
+                       coercions: frozenset[str]) -> list[Finding]:
+    """Unique keys the target's non-deterministic collations (or citext) would break; if
+    Postgres cannot be asked, one blocking finding says so (the check is not skipped)."""
+    try:
+        clashes = find_clashes(src, pg_url, plan, coercions)
+    except psycopg2.Error as exc:
+        return [Finding("duplicate-under-collation", "(target)", None, 0, [],
+                        detail=redact_text(f"could not be checked: {exc}".strip()))]
+    return [Finding("duplicate-under-collation", clash.table, ", ".join(clash.key.columns),
+                    clash.rows, clash.examples,
+                    detail=f"{'primary key' if clash.key.primary else 'unique'} "
+                           f"{clash.key.name}: equal under {clash.comparison}")
+            for clash in clashes]
 
 
 @dataclass
@@ -235,8 +299,8 @@ class _TableReads:
 
 
 def _submit_reads(pool: SourcePool, src: sqlite3.Connection, plan: Plan, table: TablePlan,
-                  coercions: frozenset[str]) -> _TableReads:
-    checks = [check for _, check in _table_checks(table, coercions)]
+                  coercions: frozenset[str], engine: str | None) -> _TableReads:
+    checks = [check for _, check in _table_checks(table, coercions, engine)]
     scans = [pool.submit(scan_counts, table, checks, where)
              for where in rowid_ranges(src, table)]
     keys = [pool.submit(check_foreign_key, table, fk, plan.table(fk.ref_table))
@@ -247,27 +311,30 @@ def _submit_reads(pool: SourcePool, src: sqlite3.Connection, plan: Plan, table: 
 
 
 def run_preflight(plan: Plan, sqlite_path: Path, coercions: frozenset[str] = frozenset(),
-                  progress=None) -> PreflightReport:
+                  progress=None, *, pg_url: str | None = None,
+                  engine: str | None = None) -> PreflightReport:
     """Check every planned table; nothing is written anywhere.
 
     Every scan is submitted at once to a small pool of source threads (big tables in rowid
-    ranges), then the results are read back table by table, in plan order.
+    ranges), then the results are read back table by table, in plan order. With ``pg_url``,
+    unique keys over columns the target compares loosely are checked by Postgres (read-only);
+    ``engine`` adds that engine's own refusals (``ENGINE_VALUE_CHECKS``).
     """
     report = PreflightReport(findings=_schema_findings(plan))
-    unsupported = {f.table for f in report.findings if f.category == "unsupported-type"}
-    tables = [table for table in plan.tables if table.name not in unsupported]
     with contextlib.closing(open_source(sqlite_path)) as src, SourcePool(sqlite_path) as pool:
         register_functions(src)
-        reads = {table.name: _submit_reads(pool, src, plan, table, coercions)
-                 for table in tables}
-        for table in tables:
+        reads = {table.name: _submit_reads(pool, src, plan, table, coercions, engine)
+                 for table in plan.tables}
+        for table in plan.tables:
             if progress is not None:
                 progress.note(f"preflight {table.name}")
             parts = [future.result() for future in reads[table.name].scans]
             first = [sum(part or 0 for part in column) for column in zip(*parts, strict=True)]
-            rows, findings = check_values(src, table, coercions, first)
+            rows, findings = check_values(src, table, coercions, first, engine)
             report.row_counts[table.name] = rows
             report.findings += findings
             report.findings += [found for future in reads[table.name].keys
                                 if (found := future.result()) is not None]
+        if pg_url is not None:
+            report.findings += collation_findings(src, pg_url, plan, coercions)
     return report

@@ -51,6 +51,9 @@ CATEGORIES = {
     "not-null": "NULL in a NOT NULL target column",
     "orphan-fk": "a foreign key value with no row to reference",
     "duplicate-key": "rows a Postgres primary key or unique constraint would refuse",
+    "duplicate-under-collation": "values distinct in SQLite that a unique key's collation "
+                                 "(non-deterministic, or citext) makes equal in Postgres",
+    "not-for-pgloader": "a value pgloader cannot carry (use --engine copy)",
     "schema": "a source table/column with no target, or a target column nothing can fill",
     "unsupported-type": "a target column type this tool does not convert",
 }
@@ -90,8 +93,10 @@ def escape_sqlite(expr: str) -> str:
 
 
 def escape_pg(expr: str) -> str:
-    """The same COPY text escaping in Postgres SQL."""
-    return (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), chr(9), '\\t'), "
+    """The same COPY text escaping in Postgres SQL, on the bytes: ``COLLATE "C"`` keeps a
+    column's own collation (a non-deterministic ICU one refuses ``replace``) out of it."""
+    collated = f'({expr}) COLLATE "C"'
+    return (f"replace(replace(replace(replace({collated}, '\\', '\\\\'), chr(9), '\\t'), "
             f"chr(10), '\\n'), chr(13), '\\r')")
 
 

@@ -10,7 +10,10 @@ engine, verify alone) a source thread reads SQLite while Postgres works (one: tw
 fetching rows spent more time passing the GIL back and forth than they gained).
 Then: every serial and identity sequence ahead of its column, every foreign key validated
 (plus an anti-join spot check), and the constraint and index snapshot equal to the one taken
-before the load. On a mismatch in a small table, the differing primary keys are named.
+before the load. Every mismatch names its table and the differing columns (a per-column
+checksum); in a small table also the differing primary keys. Comparisons are on bytes
+(``COLLATE "C"`` text), so no collation of the target can make them fail or differ; a
+Postgres error while comparing a table becomes a problem naming that table and column.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from hashlib import md5
 from pathlib import Path
 
+import psycopg2
 from psycopg2 import sql
 
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
@@ -57,7 +61,8 @@ class TableCheck:
     source_checksum: int
     target_checksum: int
     seconds: float
-    differing_keys: list[str] = field(default_factory=list)
+    differing_keys: list[RowDifference] = field(default_factory=list)
+    differing_columns: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -174,9 +179,54 @@ def _key_columns(table: TablePlan):
     return tuple(col for col in table.columns if col.name in names)
 
 
+def _pg_field_sums(table: TablePlan) -> sql.Composable:
+    return sql.SQL(", ").join(
+        sql.SQL("coalesce(sum(('x' || substr(md5({}), 1, 16))::bit(64)::bigint), 0)").format(
+            sql.SQL(pg_row_sql((col,)))) for col in table.columns)
+
+
+def differing_columns(sqlite_path: Path, cur, table: TablePlan,
+                      coercions: frozenset[str] = frozenset()) -> list[str]:
+    """The columns whose values differ between the sides, as multisets (one scan each side,
+    any table size): a per-column checksum like the row checksum, over each field's text."""
+    with contextlib.closing(open_source(sqlite_path)) as src:
+        register_functions(src)
+        fields = ", ".join(f"CAST({copy_row_sql((col,), coercions, False)} AS BLOB)"
+                           for col in table.columns)
+        source = [RowChecksum() for _ in table.columns]
+        cursor = src.execute(f"SELECT {fields} FROM {quote_sqlite(table.source.name)}")
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            for position, checksum in enumerate(source):
+                checksum.add([row[position] for row in chunk])
+    cur.execute(sql.SQL("SELECT {} FROM {}").format(_pg_field_sums(table),
+                                                    table.target.identifier))
+    target = [int(total) % MOD for total in cur.fetchone()]
+    return [col.name for col, mine, theirs in zip(table.columns, source, target, strict=True)
+            if mine.result[1] != theirs]
+
+
+@dataclass(frozen=True)
+class RowDifference:
+    """One primary key whose row differs: the columns that differ, or the side it is on."""
+
+    key: str
+    columns: tuple[str, ...] = ()
+    only_in: str | None = None
+
+    def __str__(self) -> str:
+        if self.only_in:
+            return f"{self.key} (only in the {self.only_in})"
+        return f"{self.key} (column(s) {', '.join(self.columns)})"
+
+
+def _fields(row: bytes) -> list[bytes]:
+    return row.split(b"\t")  # a tab inside a value is escaped as \t, so this splits fields
+
+
 def differing_keys(sqlite_path: Path, cur, table: TablePlan,
-                   coercions: frozenset[str] = frozenset()) -> list[str]:
-    """Primary keys (as text) whose row differs or exists on one side only, up to a few."""
+                   coercions: frozenset[str] = frozenset()) -> list[RowDifference]:
+    """Primary keys whose row differs or exists on one side only (up to a few), each with the
+    columns that differ."""
     keys = _key_columns(table)
     if not keys:
         return []
@@ -191,20 +241,72 @@ def differing_keys(sqlite_path: Path, cur, table: TablePlan,
     target = {bytes(key): bytes(row) for key, row in cur.fetchall()}
     differing = sorted(key for key in source.keys() | target.keys()
                        if source.get(key) != target.get(key))
-    return [key.decode("utf-8", "replace") for key in differing[:KEY_DIFF_SHOWN]]
+    found = []
+    for key in differing[:KEY_DIFF_SHOWN]:
+        shown = key.decode("utf-8", "replace")
+        if key not in target or key not in source:
+            found.append(RowDifference(shown, only_in="source" if key in source else "target"))
+            continue
+        pairs = zip(table.columns, _fields(source[key]), _fields(target[key]), strict=False)
+        found.append(RowDifference(shown, tuple(col.name for col, mine, theirs in pairs
+                                                if mine != theirs)))
+    return found
 
 
 def check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int] | Future,
                 coercions: frozenset[str] = frozenset()) -> TableCheck:
-    """Compare the target's count and checksum with the source's (known, or being computed)."""
+    """Compare the target's count and checksum with the source's (known, or being computed);
+    on a mismatch, name the differing columns and (small tables) the differing keys."""
     started = time.monotonic()
     target_rows, target_sum = pg_checksum(cur, table)
     source_rows, source_sum = source.result().result if isinstance(source, Future) else source
     check = TableCheck(table.name, source_rows, target_rows, source_sum, target_sum,
                        time.monotonic() - started)
-    if not check.ok and max(source_rows, target_rows) <= KEY_DIFF_MAX_ROWS:
-        check.differing_keys = differing_keys(sqlite_path, cur, table, coercions)
+    if not check.ok:
+        check.differing_columns = differing_columns(sqlite_path, cur, table, coercions)
+        if max(source_rows, target_rows) <= KEY_DIFF_MAX_ROWS:
+            check.differing_keys = differing_keys(sqlite_path, cur, table, coercions)
     return check
+
+
+def describe_mismatch(check: TableCheck) -> str:
+    """A failed table check as one problem line: the table, what differs, where."""
+    text = f"{check.table}: {check.verdict.removeprefix('MISMATCH ')}"
+    if check.differing_columns:
+        text += f"; differing column(s): {', '.join(check.differing_columns)}"
+    if check.differing_keys:
+        text += f"; rows differ for primary key(s) {', '.join(map(str, check.differing_keys))}"
+    return text
+
+
+def failing_column(cur, table: TablePlan) -> str | None:
+    """The first column whose canonical text Postgres cannot produce (inside a savepoint)."""
+    for col in table.columns:
+        cur.execute("SAVEPOINT cutover_verify_column")
+        try:
+            cur.execute(sql.SQL("SELECT count({}) FROM {}").format(
+                sql.SQL(pg_row_sql((col,))), table.target.identifier))
+        except psycopg2.Error:
+            cur.execute("ROLLBACK TO SAVEPOINT cutover_verify_column")
+            return col.name
+        cur.execute("RELEASE SAVEPOINT cutover_verify_column")
+    return None
+
+
+def safe_check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int] | Future,
+                     coercions: frozenset[str]) -> tuple[TableCheck | None, str | None]:
+    """``check_table`` that turns a Postgres error into a problem naming table and column."""
+    cur.execute("SAVEPOINT cutover_verify_table")
+    try:
+        check = check_table(sqlite_path, cur, table, source, coercions)
+    except psycopg2.Error as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT cutover_verify_table")
+        column = failing_column(cur, table)
+        where = f"{table.name}.{column}" if column else table.name
+        message = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:")
+        return None, f"{where}: could not be compared: {message.strip()}"
+    cur.execute("RELEASE SAVEPOINT cutover_verify_table")
+    return check, None
 
 
 def spot_check_foreign_keys(cur, plan: Plan, row_counts: dict[str, int]) -> list[str]:
@@ -220,14 +322,17 @@ def spot_check_foreign_keys(cur, plan: Plan, row_counts: dict[str, int]) -> list
                 for ref, col in zip(fk.ref_columns, child, strict=True))
             not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(c) for c in child)
             cur.execute(sql.SQL(
-                "SELECT count(*) FROM {} c{} WHERE {} AND NOT EXISTS "
-                "(SELECT 1 FROM {} p WHERE {})").format(
-                    table.target.identifier, sample, not_null,
-                    sql.Identifier(plan.schema, fk.ref_table), join))
-            orphans = cur.fetchone()[0]
+                "SELECT count(*), (array_agg(({}) ORDER BY {}))[1:%s] FROM {} c{} "
+                "WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})").format(
+                    sql.SQL(" || ', ' || ").join(sql.SQL("{}::text").format(c) for c in child),
+                    sql.SQL(", ").join(child), table.target.identifier, sample, not_null,
+                    sql.Identifier(plan.schema, fk.ref_table), join), (KEY_DIFF_SHOWN,))
+            orphans, values = cur.fetchone()
             if orphans:
-                problems.append(f"foreign key {table.name}.{fk.name}: {orphans} rows reference "
-                                f"no row of {fk.ref_table}")
+                problems.append(
+                    f"foreign key {table.name}.{fk.name} ({', '.join(fk.columns)}): {orphans} "
+                    f"rows reference no row of {fk.ref_table}, e.g. "
+                    f"{', '.join(f'({value})' for value in values)}")
     return problems
 
 
@@ -250,14 +355,17 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
         with conn.cursor() as cur:
             apply_session_settings(cur)
             for table in plan.tables:
-                check = check_table(sqlite_path, cur, table, sources[table.name], coercions)
+                check, error = safe_check_table(sqlite_path, cur, table, sources[table.name],
+                                                coercions)
+                if error is not None:
+                    result.problems.append(error)
+                    continue
                 result.tables.append(check)
                 if progress is not None:
                     progress.note(f"verify {table.name}: {check.target_rows:,} rows, "
                                   f"{check.verdict} ({check.seconds:.2f} s)")
-                if check.differing_keys:
-                    result.problems.append(f"{table.name}: rows differ for primary key(s) "
-                                           f"{', '.join(check.differing_keys)}")
+                if not check.ok:
+                    result.problems.append(describe_mismatch(check))
             _check_keys_sequences_schema(cur, plan, result, snapshot_before)
     result.seconds = time.monotonic() - started
     return result
@@ -269,8 +377,9 @@ def _check_keys_sequences_schema(cur, plan: Plan, result: Verification,
     for state in sequence_states(cur, plan.schema, names):
         if not state.ahead:
             result.problems.append(
-                f"sequence {state.sequence} of {state.table}.{state.column} would hand out "
-                f"{state.next_value}, but the column already holds up to {state.max_value}")
+                f"sequence {state.sequence} (used by {state.used_by}) would hand out "
+                f"{state.next_value}, but its columns already hold "
+                f"{'up' if state.increment > 0 else 'down'} to {state.max_value}")
     for table, name in unvalidated_foreign_keys(cur, plan.schema):
         if table in names:
             result.problems.append(f"foreign key {table}.{name} is not validated")

@@ -44,6 +44,15 @@ def assert_refused(done, category: str, where: str, before, after) -> None:
     assert after == before  # rows and constraints exactly as they were
 
 
+def refused(migrate, source, target_state, category: str, where: str) -> str:
+    """Run the migration, check preflight refused it (``where`` named, nothing written) and
+    return its output."""
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, category, where, before, target_state())
+    return done.stdout
+
+
 @pytest.mark.parametrize(("category", "sqlite_type", "pg_type", "bad"), VALUE_CASES,
                          ids=[f"{case[0]}-{case[2].split()[0]}" for case in VALUE_CASES])
 def test_each_value_category_is_named_and_nothing_is_written(

@@ -71,7 +71,8 @@ def test_verify_uses_the_loaders_checksums_while_the_file_is_unchanged(loaded, p
     # the file changed since the load hashed it: read again rather than trusted
     changed = run_verify(plan, source, pg_url, engine.source_checksums)
     assert {check.table: check.verdict for check in changed.tables} == verdicts
-    assert changed.problems == ["note: rows differ for primary key(s) 7"]
+    assert changed.problems == ["note: checksum; differing column(s): body; "
+                                "rows differ for primary key(s) 7 (column(s) body)"]
 
 
 def test_a_row_changed_in_the_target_is_found_by_its_key(loaded, pg_exec, pg_url):
@@ -79,7 +80,8 @@ def test_a_row_changed_in_the_target_is_found_by_its_key(loaded, pg_exec, pg_url
     pg_exec("UPDATE note SET at = at + interval '1 microsecond' WHERE id = 2")
     verification = run_verify(plan, source, pg_url)
     assert not verification.ok
-    assert verification.problems == ["note: rows differ for primary key(s) 2"]
+    assert verification.problems == ["note: checksum; differing column(s): at; "
+                                     "rows differ for primary key(s) 2 (column(s) at)"]
 
 
 @pytest.mark.parametrize(("ddl", "alias"), [
