@@ -21,10 +21,19 @@ as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
-from sqlite_to_pg import value_functions
+from sqlite_to_pg import type_functions, type_table, value_functions
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
+from sqlite_to_pg.value_base import (
+    Check,
+    Converter,
+    escape_sqlite,
+    text_as_blob,
+    text_checks,
+    typeof_in,
+)
+
+__all__ = ["Check", "Converter", "converter_for", "is_supported"]
 
 CANONICAL_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "extra_float_digits": "1",
                       "bytea_output": "hex", "IntervalStyle": "postgres",
@@ -53,74 +62,13 @@ CATEGORIES = {
     "duplicate-key": "rows a Postgres primary key or unique constraint would refuse",
     "schema": "a source table/column with no target, or a target column nothing can fill",
     "unsupported-type": "a target column type this tool does not convert",
+    **type_table.CATEGORIES,
 }
 
 COERCIONS = {
     "epoch-seconds": "integers in date/time columns are read as Unix seconds (UTC)",
+    **type_table.COERCIONS,
 }
-
-
-@dataclass(frozen=True)
-class Check:
-    """A preflight condition: ``condition`` (SQLite SQL) is true for a bad value.
-
-    ``gate``, when set, is true for every row ``condition`` can be true for and shared by
-    several checks of a column: preflight counts the gate once per row and evaluates the
-    checks behind it only on the rows it lets through (none, for clean data)."""
-
-    category: str
-    condition: str
-    coercion: str | None = None  # a named --allow-coercion that turns this into a conversion
-    gate: str | None = None
-
-    @property
-    def full_condition(self) -> str:
-        """The condition with its gate first (cheap to evaluate on its own)."""
-        return f"({self.gate}) AND ({self.condition})" if self.gate else self.condition
-
-
-def escape_sqlite(expr: str) -> str:
-    """COPY text escaping in SQLite SQL: backslash, tab, newline and carriage return.
-
-    Only values containing one of them (one GLOB test) pay for the four replace() calls.
-    """
-    replaced = (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), char(9), '\\t'), "
-                f"char(10), '\\n'), char(13), '\\r')")
-    return f"CASE WHEN {expr} GLOB '*[\\\t\n\r]*' THEN {replaced} ELSE {expr} END"
-
-
-def escape_pg(expr: str) -> str:
-    """The same COPY text escaping in Postgres SQL."""
-    return (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), chr(9), '\\t'), "
-            f"chr(10), '\\n'), chr(13), '\\r')")
-
-
-def _text_as_blob(x: str) -> str:
-    """Text handed to Python as bytes, so invalid UTF-8 cannot break the query."""
-    return f"CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END"
-
-
-def _typeof(x: str, *kinds: str) -> str:
-    return f"typeof({x}) IN ({', '.join(repr(kind) for kind in kinds)})"
-
-
-class Converter:
-    """Base converter: values rendered by ``col::text`` on Postgres, escaped."""
-
-    escaped = True
-
-    def __init__(self, column: TargetColumn, coercions: frozenset[str] = frozenset()) -> None:
-        self.column = column
-        self.coercions = coercions
-
-    def copy_sql(self, x: str) -> str:
-        raise NotImplementedError
-
-    def pg_sql(self, col: str) -> str:
-        return escape_pg(f"{col}::text") if self.escaped else f"{col}::text"
-
-    def checks(self, x: str) -> list[Check]:
-        return []
 
 
 class BooleanValue(Converter):
@@ -147,8 +95,8 @@ class IntegerValue(Converter):
     def checks(self, x: str) -> list[Check]:
         low, high = INTEGER_RANGES[self.column.type_name]
         unusual = f"NOT (typeof({x}) IN ('integer', 'null') AND {x} BETWEEN {low} AND {high})"
-        return [Check("text-in-number-column", _typeof(x, "text", "blob"), gate=unusual),
-                Check("not-an-integer", _typeof(x, "real"), gate=unusual),
+        return [Check("text-in-number-column", typeof_in(x, "text", "blob"), gate=unusual),
+                Check("not-an-integer", typeof_in(x, "real"), gate=unusual),
                 Check("integer-out-of-range",
                       f"typeof({x}) = 'integer' AND ({x} < {low} OR {x} > {high})",
                       gate=unusual)]
@@ -173,7 +121,7 @@ class NumericValue(Converter):
 
     def checks(self, x: str) -> list[Check]:
         checks = [Check("text-in-number-column",
-                        f"({_typeof(x, 'text', 'blob')} OR "
+                        f"({typeof_in(x, 'text', 'blob')} OR "
                         f"(typeof({x}) = 'real' AND {_INFINITE.format(x=x)}))")]
         precision, scale = self.column.precision, self.column.scale
         if precision is None:
@@ -200,12 +148,12 @@ class FloatValue(Converter):
         fast = "abs({x}) < 1e15" if self.bits == 64 else "abs({x}) < 1e6"
         return (f"CASE WHEN typeof({x}) = 'integer' AND {fast.format(x=x)} "
                 f"THEN CAST({x} AS TEXT) "
-                f"WHEN {_typeof(x, 'integer', 'real')} THEN cutover_float({x}, {self.bits}) END")
+                f"WHEN {typeof_in(x, 'integer', 'real')} THEN cutover_float({x}, {self.bits}) END")
 
     def checks(self, x: str) -> list[Check]:
-        return [Check("text-in-number-column", _typeof(x, "text", "blob")),
+        return [Check("text-in-number-column", typeof_in(x, "text", "blob")),
                 Check("float-precision",
-                      f"{_typeof(x, 'integer', 'real')} AND "
+                      f"{typeof_in(x, 'integer', 'real')} AND "
                       f"NOT cutover_float_exact({x}, {self.bits})")]
 
 
@@ -215,22 +163,11 @@ class TextValue(Converter):
 
     def checks(self, x: str) -> list[Check]:
         checks = text_checks(x)
-        checks.append(Check("wrong-type", _typeof(x, "real", "blob")))
+        checks.append(Check("wrong-type", typeof_in(x, "real", "blob")))
         if self.column.max_length is not None:
             checks.append(Check("too-long", f"typeof({x}) = 'text' AND "
                                             f"length({x}) > {self.column.max_length}"))
         return checks
-
-
-_NON_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"  # only these need a UTF-8 check
-
-
-def text_checks(x: str) -> list[Check]:
-    """NUL bytes and invalid UTF-8: for every column holding text."""
-    as_bytes = f"CAST({x} AS BLOB)"
-    return [Check("nul-byte", f"typeof({x}) = 'text' AND instr({as_bytes}, x'00') > 0"),
-            Check("invalid-utf8", f"typeof({x}) = 'text' AND {x} GLOB {_NON_ASCII} "
-                                  f"AND NOT cutover_utf8_ok({as_bytes})")]
 
 
 # Date/time canonical text is SQLAlchemy's SQLite storage format, 'YYYY-MM-DD HH:MM:SS.ffffff'
@@ -278,7 +215,7 @@ class DateTimeValue(Converter):
         ASCII digits and separators; GLOB stops at a NUL, so that check stays outside)."""
         valid = (f"{x} GLOB '{_CANONICAL_GLOB[self.kind]}' AND substr({x}, 1, 4) <> '0000' "
                  f"AND {_VALID_IN_SQL[self.kind].format(x=x)}")
-        problem = (f"cutover_datetime_problem({_text_as_blob(x)}, '{self.kind}', "
+        problem = (f"cutover_datetime_problem({text_as_blob(x)}, '{self.kind}', "
                    f"{self._epoch_flag()})")
         unusual = f"{x} IS NOT NULL AND NOT ({valid})"
         checks = [Check(category, f"{problem} = '{category}'", gate=unusual)
@@ -302,9 +239,9 @@ class JsonValue(Converter):
     def checks(self, x: str) -> list[Check]:
         binary = int(self.column.type_name == "jsonb")
         return text_checks(x) + [
-            Check("wrong-type", _typeof(x, "blob")),
+            Check("wrong-type", typeof_in(x, "blob")),
             Check("invalid-json", f"typeof({x}) = 'text' AND "
-                                  f"NOT cutover_json_ok({_text_as_blob(x)}, {binary})"),
+                                  f"NOT cutover_json_ok({text_as_blob(x)}, {binary})"),
         ]
 
 
@@ -348,6 +285,8 @@ CONVERTERS: dict[str, type[Converter]] = {
     "json": JsonValue, "jsonb": JsonValue,
     "bytea": BytesValue,
     "uuid": UuidValue,
+    "money": type_table.money_converter(NumericValue),
+    **type_table.CONVERTERS,
 }
 
 
@@ -358,6 +297,8 @@ def converter_for(column: TargetColumn, coercions: frozenset[str] = frozenset())
 
 def is_supported(column: TargetColumn) -> bool:
     """True when values for this target column type can be converted."""
+    if column.type_name in type_table.CONVERTERS:
+        return type_table.supported_here(column)
     return column.type_name in CONVERTERS
 
 
@@ -397,5 +338,5 @@ def apply_session_settings(cur) -> None:
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """Install the Python fallbacks the generated SQL calls on a SQLite connection."""
-    for name, arity, func in value_functions.FUNCTIONS:
+    for name, arity, func in value_functions.FUNCTIONS + type_functions.FUNCTIONS:
         conn.create_function(name, arity, func, deterministic=True)
