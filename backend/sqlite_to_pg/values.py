@@ -106,23 +106,36 @@ _INFINITE = "({x} IN (9e999, -9e999))"
 
 
 class NumericValue(Converter):
+    """numeric: INTEGER and REAL, and text that is a decimal literal (parsed in Python)."""
+
     escaped = False
+
+    def _text_args(self, x: str) -> str:
+        precision, scale = self.column.precision, self.column.scale
+        return (f"{text_as_blob(x)}, {'NULL' if precision is None else precision}, "
+                f"{'NULL' if scale is None else scale}")
 
     def copy_sql(self, x: str) -> str:
         scale = self.column.scale
+        text = f"WHEN 'text' THEN cutover_decimal({self._text_args(x)}) "
         if self.column.precision is None:
             return (f"CASE typeof({x}) WHEN 'integer' THEN CAST({x} AS TEXT) "
-                    f"WHEN 'real' THEN cutover_numeric({x}) END")
+                    f"WHEN 'real' THEN cutover_numeric({x}) {text}END")
         zero = "0" + ("." + "0" * scale if scale else "")
         int_suffix = f" || '.{'0' * scale}'" if scale else ""
         return (f"CASE WHEN typeof({x}) = 'integer' THEN CAST({x} AS TEXT){int_suffix} "
                 f"WHEN typeof({x}) = 'real' AND {x} = 0 THEN '{zero}' "
-                f"WHEN typeof({x}) = 'real' THEN printf('%.{scale}f', {x}) END")
+                f"WHEN typeof({x}) = 'real' THEN printf('%.{scale}f', {x}) "
+                f"WHEN typeof({x}) = 'text' THEN cutover_decimal({self._text_args(x)}) END")
+
+    def _text_problem(self, x: str, category: str) -> str:
+        return (f"(typeof({x}) = 'text' AND "
+                f"cutover_decimal_problem({self._text_args(x)}) = '{category}')")
 
     def checks(self, x: str) -> list[Check]:
         checks = [Check("text-in-number-column",
-                        f"({typeof_in(x, 'text', 'blob')} OR "
-                        f"(typeof({x}) = 'real' AND {_INFINITE.format(x=x)}))")]
+                        f"(typeof({x}) = 'blob' OR {self._text_problem(x, 'text-in-number-column')}"
+                        f" OR (typeof({x}) = 'real' AND {_INFINITE.format(x=x)}))")]
         precision, scale = self.column.precision, self.column.scale
         if precision is None:
             return checks
@@ -130,10 +143,12 @@ class NumericValue(Converter):
         limit = f"1e{precision - scale}"
         checks.append(Check("numeric-overflow",
                             f"(typeof({x}) = 'integer' AND abs({x}) >= {limit}) OR "
-                            f"({real} AND abs(round({x}, {scale})) >= {limit})"))
+                            f"({real} AND abs(round({x}, {scale})) >= {limit}) OR "
+                            f"{self._text_problem(x, 'numeric-overflow')}"))
         checks.append(Check("numeric-rounded",
-                            f"{real} AND (round({x}, {scale}) <> {x} OR "
-                            f"CAST(printf('%.{scale}f', {x}) AS REAL) <> {x})"))
+                            f"({real} AND (round({x}, {scale}) <> {x} OR "
+                            f"CAST(printf('%.{scale}f', {x}) AS REAL) <> {x})) OR "
+                            f"{self._text_problem(x, 'numeric-rounded')}"))
         return checks
 
 

@@ -20,12 +20,13 @@ CREATE DOMAIN short_code AS varchar(4);
 CREATE TABLE t (id integer PRIMARY KEY, feeling mood, took interval, ip inet, net cidr,
     mac macaddr, mac8 macaddr8, wakes timetz, price money, flags bit(4), more varbit(8),
     doc xml, tags text[], counts int8[], ok bool[], ids uuid[], sizes numeric[],
-    born year, code short_code, key uuid, search tsvector);
+    born year, code short_code, key uuid, search tsvector, exact numeric(30, 10));
 """
 SOURCE = """
 CREATE TABLE t (id INTEGER PRIMARY KEY, feeling VARCHAR(20), took, ip CHAR(39), net TEXT,
     mac TEXT, mac8 TEXT, wakes TIME, price NUMERIC, flags TEXT, more TEXT, doc TEXT, tags JSON,
-    counts JSON, ok JSON, ids JSON, sizes JSON, born INTEGER, code TEXT, key CHAR(32));
+    counts JSON, ok JSON, ids JSON, sizes JSON, born INTEGER, code TEXT, key CHAR(32),
+    exact TEXT);  -- a hand-written schema keeping decimals exact, as text
 """
 GOOD = [
     (1, "sad", 1_500_000, "192.168.0.1", "10.0.0.0/8", "08:00:2b:01:02:03",
@@ -33,17 +34,18 @@ GOOD = [
      '["a", "b c", "quote\\"d", "back\\\\slash", "{}", null, "NULL", ""]',
      "[1, -2, 9007199254740993]",
      "[true, false]", '["a0eebc999c0b4ef8bb6d6bb9bd380a11"]', "[1.50, 2e3, -0.0]", 1999, "ab",
-     "a0eebc999c0b4ef8bb6d6bb9bd380a11"),
+     "a0eebc999c0b4ef8bb6d6bb9bd380a11", "12345678901234567890.0123456789"),
     (2, "it's tab\tbed", "1970-01-02 01:00:00.000001", "::ffff:1.2.3.4", "2001:db8::/32",
      "0800.2b01.0203", "08-00-2b-01-02-03", "23:59:59", 0, "1111", "", "text<b/>tail",
-     "[]", "[]", "[]", "[]", "[]", 2155, "abcd", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+     "[]", "[]", "[]", "[]", "[]", 2155, "abcd", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+     "-1e-10"),
     (3, None, -1, "2001:0db8:0000:0000:0000:0000:0000:0001", "::/0", "08002b010203",
      "08002b010203", "00:00:00+05:30", -99999.99, None, "10101010",
      '<?xml version="1.0" encoding="UTF-8"?><r/>', None, None, None, None, None, None, None,
-     None),
+     None, "1.5"),
     (4, "happy", "1969-12-31 23:59:59.000000", "::1.2.3.4", "192.168.0.0/24",
      "08:00:2B:01:02:03", "0800.2b01.0203.0405", "12:00:00-08:00", 7, "0000", "0", None,
-     None, None, None, None, None, 1901, None, None),
+     None, None, None, None, None, 1901, None, None, None),
 ]
 
 
@@ -62,7 +64,7 @@ def test_every_accepted_form_loads_exactly_and_verifies(engine, make_sqlite, mig
     rows = dict((row[0], row[1:]) for row in pg_exec(
         "SELECT id, feeling::text, took, host(ip), net::text, mac::text, mac8::text,"
         " wakes::text, price::numeric, flags::text, more::text, doc::text, tags, counts, ok,"
-        " ids::text[], sizes, born, code, key::text, search FROM t"))
+        " ids::text[], sizes, born, code, key::text, search, exact::text FROM t"))
     one, two, three, four = rows[1], rows[2], rows[3], rows[4]
     assert one[:11] == ("sad", dt.timedelta(microseconds=1_500_000), "192.168.0.1",
                         "10.0.0.0/8", "08:00:2b:01:02:03", "08:00:2b:01:02:03:04:05",
@@ -71,7 +73,9 @@ def test_every_accepted_form_loads_exactly_and_verifies(engine, make_sqlite, mig
     assert one[12:] == ([1, -2, 9007199254740993], [True, False],
                         ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"],
                         [Decimal("1.50"), Decimal("2E+3"), Decimal("0.0")], 1999, "ab",
-                        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", None)
+                        "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", None,
+                        "12345678901234567890.0123456789")
+    assert (two[-1], three[-1]) == ("-0.0000000001", "1.5000000000")
     assert two[:5] == ("it's tab\tbed", dt.timedelta(days=1, hours=1, microseconds=1),
                        "::ffff:1.2.3.4", "2001:db8::/32", "08:00:2b:01:02:03")
     assert two[5:8] == ("08:00:2b:ff:fe:01:02:03", "23:59:59+00", Decimal("0.00"))
@@ -96,7 +100,9 @@ BAD = [
     ("counts", "'[[1]]'", "bad-array"), ("ok", "'[1]'", "bad-array"),
     ("ids", "'[\"nope\"]'", "bad-array"), ("code", "'abcde'", "too-long"),
     ("key", "'xyz'", "bad-uuid"), ("born", "1900", "domain-check"),
-    ("born", "2156", "domain-check"),
+    ("born", "2156", "domain-check"), ("price", "'$1.00'", "text-in-number-column"),
+    ("exact", "'1.00000000005'", "numeric-rounded"),
+    ("exact", "'123456789012345678901.5'", "numeric-overflow"),
 ]
 
 
@@ -168,7 +174,7 @@ def test_uuid_text_forms_agree_with_python(engine, make_sqlite, migrate, pg_exec
 
 
 CARRIED = ("id", "feeling", "ip", "net", "mac", "mac8", "price", "flags", "more", "doc", "born",
-           "code", "key")
+           "code", "key", "exact")
 
 
 def test_the_types_pgloader_carries_load_and_verify_with_either_engine(engine, make_sqlite,
