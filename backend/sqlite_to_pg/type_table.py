@@ -71,12 +71,12 @@ class IntervalValue(Converter):
     def copy_sql(self, x: str) -> str:
         return f"CASE WHEN {x} IS NOT NULL THEN cutover_interval({text_as_blob(x)}) END"
 
-    def pg_sql(self, col: str) -> str:
+    def pg_sql(self, col: str) -> str:  # no format(): its % would clash with query params
         months = f"(extract(year FROM {col}) * 12 + extract(month FROM {col}))::bigint"
         micros = (f"(extract(hour FROM {col}) * 3600000000 + extract(minute FROM {col}) "
                   f"* 60000000 + extract(microseconds FROM {col}))::bigint")
-        return (f"format('%s mons %s days %s usecs', {months}, "
-                f"extract(day FROM {col})::bigint, {micros})")
+        return (f"{months}::text || ' mons ' || extract(day FROM {col})::bigint::text "
+                f"|| ' days ' || {micros}::text || ' usecs'")
 
     def checks(self, x: str) -> list[Check]:
         return _python_checks(x, f"cutover_interval_problem({text_as_blob(x)})",
