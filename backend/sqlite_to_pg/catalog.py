@@ -152,10 +152,12 @@ class TargetTable:
 
 
 _COLUMNS_SQL = """
-SELECT c.table_name, c.column_name, c.udt_name,
+SELECT c.table_name, c.column_name, bt.typname,
        format_type(a.atttypid, a.atttypmod), c.is_nullable = 'NO',
        c.column_default IS NOT NULL, c.is_identity = 'YES', a.attgenerated <> '',
-       c.character_maximum_length, c.numeric_precision, c.numeric_scale, c.data_type,
+       information_schema._pg_char_max_length(bt.oid, base.typmod),
+       information_schema._pg_numeric_precision(bt.oid, base.typmod),
+       information_schema._pg_numeric_scale(bt.oid, base.typmod), bt.typcategory = 'A',
        CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel FROM pg_enum e
                                              WHERE e.enumtypid = bt.oid
                                              ORDER BY e.enumsortorder) END,
@@ -163,13 +165,23 @@ SELECT c.table_name, c.column_name, c.udt_name,
        CASE WHEN c.domain_name IS NOT NULL
             THEN format('%%I.%%I', c.domain_schema, c.domain_name) END,
        CASE WHEN bt.typcategory = 'A' AND et.typname IN ('varchar', 'bpchar')
-             AND a.atttypmod > 4 THEN a.atttypmod - 4 END
+             AND base.typmod > 4 THEN base.typmod - 4 END
 FROM information_schema.columns c
 JOIN pg_attribute a
   ON a.attrelid = format('%%I.%%I', c.table_schema, c.table_name)::regclass
  AND a.attname = c.column_name
-JOIN pg_type dt ON dt.oid = a.atttypid
-JOIN pg_type bt ON bt.oid = CASE WHEN dt.typtype = 'd' THEN dt.typbasetype ELSE dt.oid END
+CROSS JOIN LATERAL (  -- a domain (over a domain, ...) resolved to its base type and typmod
+  WITH RECURSIVE chain(oid, kind, base, typmod, depth) AS (
+    SELECT t.oid, t.typtype, t.typbasetype,
+           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, 0
+    FROM pg_type t WHERE t.oid = a.atttypid
+    UNION ALL
+    SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod, chain.depth + 1
+    FROM pg_type t JOIN chain ON t.oid = chain.base WHERE chain.kind = 'd')
+  SELECT (SELECT oid FROM chain WHERE kind <> 'd') AS oid,
+         coalesce((SELECT typmod FROM chain WHERE typmod <> -1 ORDER BY depth LIMIT 1), -1)
+           AS typmod) base
+JOIN pg_type bt ON bt.oid = base.oid
 LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
 JOIN information_schema.tables t
   ON t.table_schema = c.table_schema AND t.table_name = c.table_name
@@ -220,9 +232,9 @@ def read_target_tables(cur, schema: str) -> dict[str, TargetTable]:
     columns: dict[str, list[TargetColumn]] = {}
     cur.execute(_COLUMNS_SQL, params)
     for (table, name, udt, type_sql, not_null, has_default, identity, generated,
-         max_length, precision, scale, data_type, labels, element, domain,
+         max_length, precision, scale, is_array, labels, element, domain,
          element_length) in cur.fetchall():
-        type_name = "_array" if data_type == "ARRAY" else "_enum" if labels is not None else udt
+        type_name = "_array" if is_array else "_enum" if labels is not None else udt
         columns.setdefault(table, []).append(TargetColumn(
             name=name, type_name=type_name, type_sql=type_sql, not_null=not_null,
             has_default=has_default, identity=identity, generated=generated,

@@ -188,9 +188,8 @@ class Run:
         repair_before_reading(args, self.progress)
         plan, snapshot, occupied = read_state(args)
         self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress)
-        with contextlib.closing(_connect(args.pg)) as conn:
-            conn.set_session(readonly=True)
-            self.preflight.findings += domain_findings(plan, args.sqlite, conn, self.coercions)
+        self.preflight.findings += domain_findings(plan, args.sqlite, lambda: _connect(args.pg),
+                                                   self.coercions)
         if self.preflight.findings:
             print(format_findings(self.preflight.findings))
         if not self.preflight.ok:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -79,9 +80,10 @@ def check_column(src, cur, table: TablePlan, column: TargetColumn,
                    examples, detail=f"domain {column.domain}: {refused[0][1]}")
 
 
-def domain_findings(plan, sqlite_path: Path, conn,
+def domain_findings(plan, sqlite_path: Path, connect: Callable[[], Any],
                     coercions: frozenset[str] = frozenset()) -> list[Finding]:
-    """Every planned domain column's refused values; ``conn`` is only read (rolled back).
+    """Every planned domain column's refused values. ``connect()`` gives a connection to the
+    target, opened only when the plan has a domain column, used read-only and closed.
 
     Every domain column is asked, CHECK or not: a domain over a domain keeps its base's
     CHECKs, and the cast sees them all."""
@@ -89,11 +91,13 @@ def domain_findings(plan, sqlite_path: Path, conn,
     if not columns:
         return []
     findings = []
-    with conn.cursor() as cur, contextlib.closing(open_source(sqlite_path)) as src:
-        apply_session_settings(cur)
+    with contextlib.closing(connect()) as conn, contextlib.closing(open_source(sqlite_path)) as src:
+        conn.set_session(readonly=True)
         register_functions(src)
-        for table, column in columns:
-            if found := check_column(src, cur, table, column, coercions):
-                findings.append(found)
-    conn.rollback()
+        with conn.cursor() as cur:
+            apply_session_settings(cur)
+            for table, column in columns:
+                if found := check_column(src, cur, table, column, coercions):
+                    findings.append(found)
+        conn.rollback()
     return findings

@@ -192,3 +192,23 @@ def test_the_types_pgloader_carries_load_and_verify_with_either_engine(engine, m
     assert "verified" in result.stdout
     assert pg_exec("SELECT ip::text, mac8::text, price::numeric FROM t WHERE id = 2") == [
         ("::ffff:1.2.3.4/128", "08:00:2b:ff:fe:01:02:03", Decimal("0.00"))]
+
+
+def test_a_domain_check_is_judged_by_postgres_with_exact_counts(engine, make_sqlite, migrate,
+                                                                 pg_exec):
+    """A domain over a domain keeps the inner CHECK; each refused row is counted."""
+    pg_exec("CREATE DOMAIN positive AS numeric(6, 2) CHECK (VALUE > 0);"
+            "CREATE DOMAIN price AS positive CHECK (VALUE < 1000);"
+            "CREATE DOMAIN email AS text CHECK (VALUE ~ '^[^@ ]+@[^@ ]+$');"
+            "CREATE TABLE item (id integer PRIMARY KEY, cost price, mail email)")
+    rows = [(1, 5.5, "a@b"), (2, -1, "a@b"), (3, -1, "no at"), (4, 1000, None), (5, -1, "x@y")]
+    result = migrate(make_sqlite("CREATE TABLE item (id INTEGER PRIMARY KEY, cost REAL, "
+                                 "mail TEXT)", rows={"item": rows}), "--dry-run")
+    assert result.returncode != 0
+    assert "item.cost: 4 row(s) [domain public.price:" in result.stdout, result.stdout
+    assert "item.mail: 1 row(s) [domain public.email:" in result.stdout
+    assert findings_by_place(result.stdout)[("domain-check", "item.mail")] == {3}
+    fixed = make_sqlite("CREATE TABLE item (id INTEGER PRIMARY KEY, cost REAL, mail TEXT)",
+                        rows={"item": [(1, 5.5, "a@b"), (2, 999.99, None)]})
+    assert migrate(fixed, "--yes").returncode == 0
+    assert pg_exec("SELECT cost::text FROM item ORDER BY id") == [("5.50",), ("999.99",)]
