@@ -59,7 +59,8 @@ class EnumValue(Converter):
         labels = ", ".join("'" + label.replace("'", "''") + "'" for label in self.column.labels)
         return text_checks(x) + [
             Check("wrong-type", typeof_in(x, "integer", "real", "blob")),
-            Check("bad-enum", f"typeof({x}) = 'text' AND {x} NOT IN ({labels or 'NULL'})")]
+            Check("bad-enum", f"typeof({x}) = 'text' AND "  # labels are case-sensitive
+                              f"{x} COLLATE BINARY NOT IN ({labels or 'NULL'})")]
 
 
 class IntervalValue(Converter):

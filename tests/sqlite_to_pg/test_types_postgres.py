@@ -212,3 +212,14 @@ def test_a_domain_check_is_judged_by_postgres_with_exact_counts(engine, make_sql
                         rows={"item": [(1, 5.5, "a@b"), (2, 999.99, None)]})
     assert migrate(fixed, "--yes").returncode == 0
     assert pg_exec("SELECT cost::text FROM item ORDER BY id") == [("5.50",), ("999.99",)]
+
+
+def test_enum_labels_are_case_sensitive_even_in_a_nocase_column(engine, make_sqlite, migrate,
+                                                                 pg_exec):
+    pg_exec("CREATE TYPE mood AS ENUM ('sad', 'ok'); "
+            "CREATE TABLE m (id integer PRIMARY KEY, feeling mood)")
+    source = make_sqlite("CREATE TABLE m (id INTEGER PRIMARY KEY, feeling TEXT COLLATE NOCASE);"
+                         "INSERT INTO m VALUES (1, 'sad'), (2, 'SAD');")
+    result = migrate(source, "--dry-run")
+    assert result.returncode != 0
+    assert findings_by_place(result.stdout)[("bad-enum", "m.feeling")] == {2}
