@@ -12,7 +12,9 @@ So the built-in loader sends ``copy_sql``, preflight runs ``checks``, and verify
 of ``copy_sql`` rows (SQLite side) with hashes of ``pg_sql`` rows (Postgres side): the three can
 never disagree about what "equal" means. Values SQL cannot convert exactly (floats, unusual
 date/time shapes, jsonb) go through Python functions that ``register_functions`` installs on the
-SQLite connection (see ``sqlite_to_pg.value_functions``).
+SQLite connection (see ``sqlite_to_pg.value_functions``). This module holds the common types;
+``sqlite_to_pg.type_table`` the rest of Postgres' (enums, arrays, interval, inet, ...), both
+built on ``sqlite_to_pg.value_base``; docs/types.md is the whole table in prose.
 
 Conventions: date/time text without an offset is UTC (the session runs with ``TimeZone=UTC``,
 as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is sent as hex.
