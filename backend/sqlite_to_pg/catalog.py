@@ -17,6 +17,7 @@ from psycopg2 import sql
 
 SKIPPED_TABLES = frozenset({"alembic_version"})
 SKIPPED_PREFIX = "sqlite_"
+TARGET_ONLY_TYPES = frozenset({"tsvector"})  # filled by the target: never loaded or compared
 
 
 # --------------------------------------------------------------------------- source (SQLite)
@@ -104,6 +105,9 @@ class TargetColumn:
     max_length: int | None = None
     precision: int | None = None
     scale: int | None = None
+    labels: tuple[str, ...] = ()      # a native enum's labels, in order
+    element_type: str | None = None   # an array's element type (udt name)
+    domain: str | None = None         # the domain the column is declared with (schema.name)
 
 
 @dataclass(frozen=True)
@@ -148,14 +152,37 @@ class TargetTable:
 
 
 _COLUMNS_SQL = """
-SELECT c.table_name, c.column_name, c.udt_name,
+SELECT c.table_name, c.column_name, bt.typname,
        format_type(a.atttypid, a.atttypmod), c.is_nullable = 'NO',
        c.column_default IS NOT NULL, c.is_identity = 'YES', a.attgenerated <> '',
-       c.character_maximum_length, c.numeric_precision, c.numeric_scale, c.data_type
+       information_schema._pg_char_max_length(bt.oid, base.typmod),
+       information_schema._pg_numeric_precision(bt.oid, base.typmod),
+       information_schema._pg_numeric_scale(bt.oid, base.typmod), bt.typcategory = 'A',
+       CASE WHEN bt.typtype = 'e' THEN ARRAY(SELECT e.enumlabel FROM pg_enum e
+                                             WHERE e.enumtypid = bt.oid
+                                             ORDER BY e.enumsortorder) END,
+       CASE WHEN bt.typcategory = 'A' THEN et.typname END,
+       CASE WHEN c.domain_name IS NOT NULL
+            THEN format('%%I.%%I', c.domain_schema, c.domain_name) END,
+       CASE WHEN bt.typcategory = 'A' AND et.typname IN ('varchar', 'bpchar')
+             AND base.typmod > 4 THEN base.typmod - 4 END
 FROM information_schema.columns c
 JOIN pg_attribute a
   ON a.attrelid = format('%%I.%%I', c.table_schema, c.table_name)::regclass
  AND a.attname = c.column_name
+CROSS JOIN LATERAL (  -- a domain (over a domain, ...) resolved to its base type and typmod
+  WITH RECURSIVE chain(oid, kind, base, typmod, depth) AS (
+    SELECT t.oid, t.typtype, t.typbasetype,
+           CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, 0
+    FROM pg_type t WHERE t.oid = a.atttypid
+    UNION ALL
+    SELECT t.oid, t.typtype, t.typbasetype, t.typtypmod, chain.depth + 1
+    FROM pg_type t JOIN chain ON t.oid = chain.base WHERE chain.kind = 'd')
+  SELECT (SELECT oid FROM chain WHERE kind <> 'd') AS oid,
+         coalesce((SELECT typmod FROM chain WHERE typmod <> -1 ORDER BY depth LIMIT 1), -1)
+           AS typmod) base
+JOIN pg_type bt ON bt.oid = base.oid
+LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
 JOIN information_schema.tables t
   ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 WHERE c.table_schema = %(schema)s AND t.table_type = 'BASE TABLE'
@@ -205,14 +232,16 @@ def read_target_tables(cur, schema: str) -> dict[str, TargetTable]:
     columns: dict[str, list[TargetColumn]] = {}
     cur.execute(_COLUMNS_SQL, params)
     for (table, name, udt, type_sql, not_null, has_default, identity, generated,
-         max_length, precision, scale, data_type) in cur.fetchall():
-        type_name = "_array" if data_type == "ARRAY" else udt
+         max_length, precision, scale, is_array, labels, element, domain,
+         element_length) in cur.fetchall():
+        type_name = "_array" if is_array else "_enum" if labels is not None else udt
         columns.setdefault(table, []).append(TargetColumn(
             name=name, type_name=type_name, type_sql=type_sql, not_null=not_null,
             has_default=has_default, identity=identity, generated=generated,
-            max_length=max_length,
+            max_length=element_length if type_name == "_array" else max_length,
             precision=precision if udt == "numeric" else None,
-            scale=scale if udt == "numeric" else None))
+            scale=scale if udt == "numeric" else None,
+            labels=tuple(labels or ()), element_type=element, domain=domain))
     foreign: dict[str, list[ForeignKey]] = {}
     cur.execute(_FOREIGN_KEYS_SQL, params)
     for name, table, ref_table, deferrable, cols, ref_cols in cur.fetchall():
@@ -280,6 +309,10 @@ def _column_problems(source: SourceTable, target: TargetTable) -> list[str]:
         elif tcol.generated:
             problems.append(f"{source.name}.{col.name}: target column is generated; "
                             "it cannot be loaded")
+        elif tcol.type_name in TARGET_ONLY_TYPES:
+            problems.append(f"{source.name}.{col.name}: target column is {tcol.type_sql}, "
+                            "which the target computes (a trigger or a generated column); "
+                            "leave it out of the source")
     for tcol in target.columns:
         if (source.column(tcol.name) is None and tcol.not_null and not tcol.has_default
                 and not tcol.identity and not tcol.generated):

@@ -20,6 +20,7 @@ from sqlite_to_pg import engines
 from sqlite_to_pg.catalog import Plan, open_source, read_plan
 from sqlite_to_pg.constraints import take_snapshot
 from sqlite_to_pg.copy_engine import pg_error_text
+from sqlite_to_pg.domain_checks import domain_findings
 from sqlite_to_pg.load_journal import repair_interrupted_load
 from sqlite_to_pg.preflight import PreflightReport, run_preflight
 from sqlite_to_pg.progress import Progress
@@ -31,6 +32,7 @@ from sqlite_to_pg.report import (
     write_report,
 )
 from sqlite_to_pg.sequences import reset_sequences, restore_positions, sequence_positions
+from sqlite_to_pg.type_table import pgloader_can_carry
 from sqlite_to_pg.values import COERCIONS
 from sqlite_to_pg.verify import verify
 
@@ -168,6 +170,15 @@ def describe_plan(plan: Plan, preflight: PreflightReport, engine: str) -> str:
     return "\n".join(lines)
 
 
+def refuse_what_pgloader_cannot_carry(plan: Plan) -> None:
+    """Stop before any write when the plan has a column the pgloader engine cannot load."""
+    reasons = [f"  {table.name}.{reason}" for table in plan.tables for column in table.columns
+               if (reason := pgloader_can_carry(column))]
+    if reasons:
+        raise CliError("the pgloader engine cannot carry these columns exactly; nothing was "
+                       "written:\n" + "\n".join(reasons), EXIT_PREFLIGHT)
+
+
 class Run:
     """One migration run: holds what the report needs whatever way it ends."""
 
@@ -187,11 +198,15 @@ class Run:
         plan, snapshot, occupied = read_state(args)
         self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress,
                                        pg_url=args.pg, engine=args.engine)
+        self.preflight.findings += domain_findings(plan, args.sqlite, lambda: _connect(args.pg),
+                                                   self.coercions)
         if self.preflight.findings:
             print(format_findings(self.preflight.findings))
         if not self.preflight.ok:
             raise CliError("preflight found problems (above); nothing was written",
                            EXIT_PREFLIGHT)
+        if args.engine == "pgloader":
+            refuse_what_pgloader_cannot_carry(plan)
         print(describe_plan(plan, self.preflight, args.engine))
         if args.dry_run:
             self.messages.append("dry run: nothing was written")

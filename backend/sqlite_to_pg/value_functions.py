@@ -13,7 +13,7 @@ import json
 import math
 import re
 import struct
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 _DATE = r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
 _TIME = r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,6}))?)?"
@@ -112,6 +112,37 @@ def numeric_text(value: float | int) -> str:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return decimal_text(Decimal(repr(value)))
+
+
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _decimal(value, precision: int | None, scale: int | None) -> tuple[str | None, str | None]:
+    text = _as_text(value) if isinstance(value, bytes | str) else None
+    if text is None or not _DECIMAL_TEXT.fullmatch(text):
+        return None, "text-in-number-column"
+    with localcontext() as context:
+        context.prec = len(text) + (scale or 0) + 10  # room for every digit: never rounds
+        number = Decimal(text)
+        if precision is not None:
+            rounded = number.quantize(Decimal(1).scaleb(-(scale or 0)))
+            if rounded != number:
+                return None, "numeric-rounded"
+            if abs(rounded) >= Decimal(10) ** (precision - (scale or 0)):
+                return None, "numeric-overflow"
+            number = rounded
+        return decimal_text(number), None
+
+
+def decimal_from_text(value, precision: int | None, scale: int | None) -> str | None:
+    """A decimal written as text (Django's ``DecimalField`` stores one when SQLite cannot keep
+    it as a REAL exactly) as Postgres prints it in a numeric(precision, scale) column."""
+    return _decimal(value, precision, scale)[0]
+
+
+def decimal_text_problem(value, precision: int | None, scale: int | None) -> str | None:
+    """The preflight category of such a text (not a number, would round, too big), or None."""
+    return _decimal(value, precision, scale)[1]
 
 
 # --------------------------------------------------------------------------- date/time
@@ -250,6 +281,8 @@ FUNCTIONS = [
     ("cutover_float", 2, float_text),
     ("cutover_float_exact", 2, float_exact),
     ("cutover_numeric", 1, numeric_text),
+    ("cutover_decimal", 3, decimal_from_text),
+    ("cutover_decimal_problem", 3, decimal_text_problem),
     ("cutover_datetime", 3, datetime_text),
     ("cutover_datetime_problem", 3, datetime_problem),
     ("cutover_json_ok", 2, json_ok),

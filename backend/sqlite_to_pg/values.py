@@ -12,7 +12,9 @@ So the built-in loader sends ``copy_sql``, preflight runs ``checks``, and verify
 of ``copy_sql`` rows (SQLite side) with hashes of ``pg_sql`` rows (Postgres side): the three can
 never disagree about what "equal" means. Values SQL cannot convert exactly (floats, unusual
 date/time shapes, jsonb) go through Python functions that ``register_functions`` installs on the
-SQLite connection (see ``sqlite_to_pg.value_functions``).
+SQLite connection (see ``sqlite_to_pg.value_functions``). This module holds the common types;
+``sqlite_to_pg.type_table`` the rest of Postgres' (enums, arrays, interval, inet, ...), both
+built on ``sqlite_to_pg.value_base``; docs/types.md is the whole table in prose.
 
 Conventions: date/time text without an offset is UTC (the session runs with ``TimeZone=UTC``,
 as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is sent as hex.
@@ -21,10 +23,19 @@ as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 
-from sqlite_to_pg import value_functions
+from sqlite_to_pg import type_functions, type_table, value_functions
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
+from sqlite_to_pg.value_base import (
+    Check,
+    Converter,
+    escape_sqlite,
+    text_as_blob,
+    text_checks,
+    typeof_in,
+)
+
+__all__ = ["Check", "Converter", "converter_for", "is_supported"]
 
 CANONICAL_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "extra_float_digits": "1",
                       "bytea_output": "hex", "IntervalStyle": "postgres",
@@ -56,76 +67,13 @@ CATEGORIES = {
     "not-for-pgloader": "a value pgloader cannot carry (use --engine copy)",
     "schema": "a source table/column with no target, or a target column nothing can fill",
     "unsupported-type": "a target column type this tool does not convert",
+    **type_table.CATEGORIES,
 }
 
 COERCIONS = {
     "epoch-seconds": "integers in date/time columns are read as Unix seconds (UTC)",
+    **type_table.COERCIONS,
 }
-
-
-@dataclass(frozen=True)
-class Check:
-    """A preflight condition: ``condition`` (SQLite SQL) is true for a bad value.
-
-    ``gate``, when set, is true for every row ``condition`` can be true for and shared by
-    several checks of a column: preflight counts the gate once per row and evaluates the
-    checks behind it only on the rows it lets through (none, for clean data)."""
-
-    category: str
-    condition: str
-    coercion: str | None = None  # a named --allow-coercion that turns this into a conversion
-    gate: str | None = None
-
-    @property
-    def full_condition(self) -> str:
-        """The condition with its gate first (cheap to evaluate on its own)."""
-        return f"({self.gate}) AND ({self.condition})" if self.gate else self.condition
-
-
-def escape_sqlite(expr: str) -> str:
-    """COPY text escaping in SQLite SQL: backslash, tab, newline and carriage return.
-
-    Only values containing one of them (one GLOB test) pay for the four replace() calls.
-    """
-    replaced = (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), char(9), '\\t'), "
-                f"char(10), '\\n'), char(13), '\\r')")
-    return f"CASE WHEN {expr} GLOB '*[\\\t\n\r]*' THEN {replaced} ELSE {expr} END"
-
-
-def escape_pg(expr: str) -> str:
-    """The same COPY text escaping in Postgres SQL, on the bytes: ``COLLATE "C"`` keeps a
-    column's own collation (a non-deterministic ICU one refuses ``replace``) out of it."""
-    collated = f'({expr}) COLLATE "C"'
-    return (f"replace(replace(replace(replace({collated}, '\\', '\\\\'), chr(9), '\\t'), "
-            f"chr(10), '\\n'), chr(13), '\\r')")
-
-
-def _text_as_blob(x: str) -> str:
-    """Text handed to Python as bytes, so invalid UTF-8 cannot break the query."""
-    return f"CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END"
-
-
-def _typeof(x: str, *kinds: str) -> str:
-    return f"typeof({x}) IN ({', '.join(repr(kind) for kind in kinds)})"
-
-
-class Converter:
-    """Base converter: values rendered by ``col::text`` on Postgres, escaped."""
-
-    escaped = True
-
-    def __init__(self, column: TargetColumn, coercions: frozenset[str] = frozenset()) -> None:
-        self.column = column
-        self.coercions = coercions
-
-    def copy_sql(self, x: str) -> str:
-        raise NotImplementedError
-
-    def pg_sql(self, col: str) -> str:
-        return escape_pg(f"{col}::text") if self.escaped else f"{col}::text"
-
-    def checks(self, x: str) -> list[Check]:
-        return []
 
 
 class BooleanValue(Converter):
@@ -152,8 +100,8 @@ class IntegerValue(Converter):
     def checks(self, x: str) -> list[Check]:
         low, high = INTEGER_RANGES[self.column.type_name]
         unusual = f"NOT (typeof({x}) IN ('integer', 'null') AND {x} BETWEEN {low} AND {high})"
-        return [Check("text-in-number-column", _typeof(x, "text", "blob"), gate=unusual),
-                Check("not-an-integer", _typeof(x, "real"), gate=unusual),
+        return [Check("text-in-number-column", typeof_in(x, "text", "blob"), gate=unusual),
+                Check("not-an-integer", typeof_in(x, "real"), gate=unusual),
                 Check("integer-out-of-range",
                       f"typeof({x}) = 'integer' AND ({x} < {low} OR {x} > {high})",
                       gate=unusual)]
@@ -163,23 +111,36 @@ _INFINITE = "({x} IN (9e999, -9e999))"
 
 
 class NumericValue(Converter):
+    """numeric: INTEGER and REAL, and text that is a decimal literal (parsed in Python)."""
+
     escaped = False
+
+    def _text_args(self, x: str) -> str:
+        precision, scale = self.column.precision, self.column.scale
+        return (f"{text_as_blob(x)}, {'NULL' if precision is None else precision}, "
+                f"{'NULL' if scale is None else scale}")
 
     def copy_sql(self, x: str) -> str:
         scale = self.column.scale
+        text = f"WHEN 'text' THEN cutover_decimal({self._text_args(x)}) "
         if self.column.precision is None:
             return (f"CASE typeof({x}) WHEN 'integer' THEN CAST({x} AS TEXT) "
-                    f"WHEN 'real' THEN cutover_numeric({x}) END")
+                    f"WHEN 'real' THEN cutover_numeric({x}) {text}END")
         zero = "0" + ("." + "0" * scale if scale else "")
         int_suffix = f" || '.{'0' * scale}'" if scale else ""
         return (f"CASE WHEN typeof({x}) = 'integer' THEN CAST({x} AS TEXT){int_suffix} "
                 f"WHEN typeof({x}) = 'real' AND {x} = 0 THEN '{zero}' "
-                f"WHEN typeof({x}) = 'real' THEN printf('%.{scale}f', {x}) END")
+                f"WHEN typeof({x}) = 'real' THEN printf('%.{scale}f', {x}) "
+                f"WHEN typeof({x}) = 'text' THEN cutover_decimal({self._text_args(x)}) END")
+
+    def _text_problem(self, x: str, category: str) -> str:
+        return (f"(typeof({x}) = 'text' AND "
+                f"cutover_decimal_problem({self._text_args(x)}) = '{category}')")
 
     def checks(self, x: str) -> list[Check]:
         checks = [Check("text-in-number-column",
-                        f"({_typeof(x, 'text', 'blob')} OR "
-                        f"(typeof({x}) = 'real' AND {_INFINITE.format(x=x)}))")]
+                        f"(typeof({x}) = 'blob' OR {self._text_problem(x, 'text-in-number-column')}"
+                        f" OR (typeof({x}) = 'real' AND {_INFINITE.format(x=x)}))")]
         precision, scale = self.column.precision, self.column.scale
         if precision is None:
             return checks
@@ -187,10 +148,12 @@ class NumericValue(Converter):
         limit = f"1e{precision - scale}"
         checks.append(Check("numeric-overflow",
                             f"(typeof({x}) = 'integer' AND abs({x}) >= {limit}) OR "
-                            f"({real} AND abs(round({x}, {scale})) >= {limit})"))
+                            f"({real} AND abs(round({x}, {scale})) >= {limit}) OR "
+                            f"{self._text_problem(x, 'numeric-overflow')}"))
         checks.append(Check("numeric-rounded",
-                            f"{real} AND (round({x}, {scale}) <> {x} OR "
-                            f"CAST(printf('%.{scale}f', {x}) AS REAL) <> {x})"))
+                            f"({real} AND (round({x}, {scale}) <> {x} OR "
+                            f"CAST(printf('%.{scale}f', {x}) AS REAL) <> {x})) OR "
+                            f"{self._text_problem(x, 'numeric-rounded')}"))
         return checks
 
 
@@ -205,12 +168,12 @@ class FloatValue(Converter):
         fast = "abs({x}) < 1e15" if self.bits == 64 else "abs({x}) < 1e6"
         return (f"CASE WHEN typeof({x}) = 'integer' AND {fast.format(x=x)} "
                 f"THEN CAST({x} AS TEXT) "
-                f"WHEN {_typeof(x, 'integer', 'real')} THEN cutover_float({x}, {self.bits}) END")
+                f"WHEN {typeof_in(x, 'integer', 'real')} THEN cutover_float({x}, {self.bits}) END")
 
     def checks(self, x: str) -> list[Check]:
-        return [Check("text-in-number-column", _typeof(x, "text", "blob")),
+        return [Check("text-in-number-column", typeof_in(x, "text", "blob")),
                 Check("float-precision",
-                      f"{_typeof(x, 'integer', 'real')} AND "
+                      f"{typeof_in(x, 'integer', 'real')} AND "
                       f"NOT cutover_float_exact({x}, {self.bits})")]
 
 
@@ -220,22 +183,11 @@ class TextValue(Converter):
 
     def checks(self, x: str) -> list[Check]:
         checks = text_checks(x)
-        checks.append(Check("wrong-type", _typeof(x, "real", "blob")))
+        checks.append(Check("wrong-type", typeof_in(x, "real", "blob")))
         if self.column.max_length is not None:
             checks.append(Check("too-long", f"typeof({x}) = 'text' AND "
                                             f"length({x}) > {self.column.max_length}"))
         return checks
-
-
-_NON_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"  # only these need a UTF-8 check
-
-
-def text_checks(x: str) -> list[Check]:
-    """NUL bytes and invalid UTF-8: for every column holding text."""
-    as_bytes = f"CAST({x} AS BLOB)"
-    return [Check("nul-byte", f"typeof({x}) = 'text' AND instr({as_bytes}, x'00') > 0"),
-            Check("invalid-utf8", f"typeof({x}) = 'text' AND {x} GLOB {_NON_ASCII} "
-                                  f"AND NOT cutover_utf8_ok({as_bytes})")]
 
 
 # Date/time canonical text is SQLAlchemy's SQLite storage format, 'YYYY-MM-DD HH:MM:SS.ffffff'
@@ -283,7 +235,7 @@ class DateTimeValue(Converter):
         ASCII digits and separators; GLOB stops at a NUL, so that check stays outside)."""
         valid = (f"{x} GLOB '{_CANONICAL_GLOB[self.kind]}' AND substr({x}, 1, 4) <> '0000' "
                  f"AND {_VALID_IN_SQL[self.kind].format(x=x)}")
-        problem = (f"cutover_datetime_problem({_text_as_blob(x)}, '{self.kind}', "
+        problem = (f"cutover_datetime_problem({text_as_blob(x)}, '{self.kind}', "
                    f"{self._epoch_flag()})")
         unusual = f"{x} IS NOT NULL AND NOT ({valid})"
         checks = [Check(category, f"{problem} = '{category}'", gate=unusual)
@@ -307,9 +259,9 @@ class JsonValue(Converter):
     def checks(self, x: str) -> list[Check]:
         binary = int(self.column.type_name == "jsonb")
         return text_checks(x) + [
-            Check("wrong-type", _typeof(x, "blob")),
+            Check("wrong-type", typeof_in(x, "blob")),
             Check("invalid-json", f"typeof({x}) = 'text' AND "
-                                  f"NOT cutover_json_ok({_text_as_blob(x)}, {binary})"),
+                                  f"NOT cutover_json_ok({text_as_blob(x)}, {binary})"),
         ]
 
 
@@ -353,6 +305,8 @@ CONVERTERS: dict[str, type[Converter]] = {
     "json": JsonValue, "jsonb": JsonValue,
     "bytea": BytesValue,
     "uuid": UuidValue,
+    "money": type_table.money_converter(NumericValue),
+    **type_table.CONVERTERS,
 }
 
 
@@ -363,6 +317,8 @@ def converter_for(column: TargetColumn, coercions: frozenset[str] = frozenset())
 
 def is_supported(column: TargetColumn) -> bool:
     """True when values for this target column type can be converted."""
+    if column.type_name in type_table.CONVERTERS:
+        return type_table.supported_here(column)
     return column.type_name in CONVERTERS
 
 
@@ -402,5 +358,5 @@ def apply_session_settings(cur) -> None:
 
 def register_functions(conn: sqlite3.Connection) -> None:
     """Install the Python fallbacks the generated SQL calls on a SQLite connection."""
-    for name, arity, func in value_functions.FUNCTIONS:
+    for name, arity, func in value_functions.FUNCTIONS + type_functions.FUNCTIONS:
         conn.create_function(name, arity, func, deterministic=True)

@@ -23,6 +23,8 @@ NOT_FOR_PGLOADER = {
     "test_a_killed_run_leaves_the_target_as_it_was_and_a_rerun_completes":
         "pgloader commits per table: a kill leaves a journal the rerun repairs "
         "(test_pgloader_interrupted.py)",
+    "test_a_comma_list_loads_only_with_its_coercion_and_is_counted":
+        "the CLI refuses --allow-coercion with pgloader (test_pgloader_command.py)",
 }
 
 

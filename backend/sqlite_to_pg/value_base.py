@@ -1,0 +1,87 @@
+"""The pieces every value converter is made of: preflight checks, COPY escaping, the base class.
+
+``sqlite_to_pg.values`` (the common types) and ``sqlite_to_pg.type_table`` (the rest of
+Postgres' types) build their converters from these; see ``values`` for what a converter gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlite_to_pg.catalog import TargetColumn
+
+
+@dataclass(frozen=True)
+class Check:
+    """A preflight condition: ``condition`` (SQLite SQL) is true for a bad value.
+
+    ``gate``, when set, is true for every row ``condition`` can be true for and shared by
+    several checks of a column: preflight counts the gate once per row and evaluates the
+    checks behind it only on the rows it lets through (none, for clean data)."""
+
+    category: str
+    condition: str
+    coercion: str | None = None  # a named --allow-coercion that turns this into a conversion
+    gate: str | None = None
+
+    @property
+    def full_condition(self) -> str:
+        """The condition with its gate first (cheap to evaluate on its own)."""
+        return f"({self.gate}) AND ({self.condition})" if self.gate else self.condition
+
+
+def escape_sqlite(expr: str) -> str:
+    """COPY text escaping in SQLite SQL: backslash, tab, newline and carriage return.
+
+    Only values containing one of them (one GLOB test) pay for the four replace() calls.
+    """
+    replaced = (f"replace(replace(replace(replace({expr}, '\\', '\\\\'), char(9), '\\t'), "
+                f"char(10), '\\n'), char(13), '\\r')")
+    return f"CASE WHEN {expr} GLOB '*[\\\t\n\r]*' THEN {replaced} ELSE {expr} END"
+
+
+def escape_pg(expr: str) -> str:
+    """The same COPY text escaping in Postgres SQL, on the bytes: ``COLLATE "C"`` keeps a
+    column's own collation (a non-deterministic ICU one refuses ``replace``) out of it."""
+    collated = f'({expr}) COLLATE "C"'
+    return (f"replace(replace(replace(replace({collated}, '\\', '\\\\'), chr(9), '\\t'), "
+            f"chr(10), '\\n'), chr(13), '\\r')")
+
+
+def text_as_blob(x: str) -> str:
+    """Text handed to Python as bytes, so invalid UTF-8 cannot break the query."""
+    return f"CASE WHEN typeof({x}) = 'text' THEN CAST({x} AS BLOB) ELSE {x} END"
+
+
+def typeof_in(x: str, *kinds: str) -> str:
+    return f"typeof({x}) IN ({', '.join(repr(kind) for kind in kinds)})"
+
+
+class Converter:
+    """Base converter: values rendered by ``col::text`` on Postgres, escaped."""
+
+    escaped = True
+
+    def __init__(self, column: TargetColumn, coercions: frozenset[str] = frozenset()) -> None:
+        self.column = column
+        self.coercions = coercions
+
+    def copy_sql(self, x: str) -> str:
+        raise NotImplementedError
+
+    def pg_sql(self, col: str) -> str:
+        return escape_pg(f"{col}::text") if self.escaped else f"{col}::text"
+
+    def checks(self, x: str) -> list[Check]:
+        return []
+
+
+_NON_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"  # only these need a UTF-8 check
+
+
+def text_checks(x: str) -> list[Check]:
+    """NUL bytes and invalid UTF-8: for every column holding text."""
+    as_bytes = f"CAST({x} AS BLOB)"
+    return [Check("nul-byte", f"typeof({x}) = 'text' AND instr({as_bytes}, x'00') > 0"),
+            Check("invalid-utf8", f"typeof({x}) = 'text' AND {x} GLOB {_NON_ASCII} "
+                                  f"AND NOT cutover_utf8_ok({as_bytes})")]
