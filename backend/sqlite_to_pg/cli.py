@@ -28,7 +28,6 @@ from sqlite_to_pg.report import (
     format_findings,
     format_table,
     table_rows,
-    write_report,
 )
 from sqlite_to_pg.sequences import reset_sequences
 from sqlite_to_pg.values import COERCIONS
@@ -227,11 +226,11 @@ class Run:
         if self.args.report is None:
             return
         status = "ok" if code == EXIT_OK else "failed"
-        write_report(self.args.report, build_report(
+        build_report(
             status=status, exit_code=code, sqlite_path=self.args.sqlite, pg_url=self.args.pg,
             engine=self.args.engine, preflight=self.preflight, result=self.result,
             messages=self.messages, seconds=time.monotonic() - self.started,
-            dry_run=self.args.dry_run))
+            dry_run=self.args.dry_run).write(self.args.report)
 
 
 def main(argv: list[str] | None = None) -> int:

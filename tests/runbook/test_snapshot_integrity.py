@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from foundation.sqlite_files import open_read_only
 from runbook.config import PROJECT_ROOT
 from runbook.errors import RunbookError
 from runbook.snapshot import take_snapshot, verify_snapshot
@@ -34,7 +35,7 @@ def test_snapshot_is_consistent_checked_and_read_only(live_sqlite, tmp_path):
     assert taken.sidecar.read_text() == f"{taken.sha256}  {taken.path.name}\n"
     for path in (taken.path, taken.sidecar):
         assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    with contextlib.closing(sqlite3.connect(f"file:{taken.path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(taken.path)) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 2000
     assert verify_snapshot(taken.path).sha256 == taken.sha256
 
@@ -56,7 +57,7 @@ def test_snapshot_while_a_writer_is_busy_is_a_consistent_state(live_sqlite, tmp_
     finally:
         stop.set()
         thread.join()
-    with contextlib.closing(sqlite3.connect(f"file:{taken.path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(taken.path)) as conn:
         count = conn.execute("SELECT count(*) FROM items").fetchone()[0]
     assert count >= 2000 and (count - 2000) % 10 == 0
 
