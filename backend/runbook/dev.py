@@ -11,7 +11,7 @@ import psycopg2
 from psycopg2 import sql
 
 from foundation.database_urls import libpq_url, with_database
-from foundation.throwaway_postgres import wait_until_ready
+from foundation.throwaway_postgres import wait_for_postgres
 from runbook import api_process
 from runbook.api_env_file import current_env, postgres_env, sqlite_env, sqlite_url
 from runbook.config import RunbookConfig, config_from
@@ -52,7 +52,7 @@ def local_dev_database(shell: Shell, cfg: RunbookConfig) -> str:
         start_local_postgres(shell, cfg)
         return cfg.target_url
     try:
-        wait_until_ready(LOCAL_ADMIN_URL, timeout=3)
+        wait_for_postgres(LOCAL_ADMIN_URL, timeout=3)
     except TimeoutError:
         start_local_postgres(shell, cfg)  # no DB_URL: compose, or a message saying what to do
         return LOCAL_ADMIN_URL

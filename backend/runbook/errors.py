@@ -29,9 +29,10 @@ def _operator_errors() -> tuple[type[BaseException], ...]:
     from app.settings import SettingsError
     from foundation.connection_budget import BudgetExceeded
     from foundation.throwaway_postgres import NoPostgresAvailable
+    from foundation.uvicorn_runner import ApiStartFailed
 
-    return (RunbookError, SettingsError, BudgetExceeded, NoPostgresAvailable, OSError,
-            TimeoutError, ValueError, psycopg2.Error, SQLAlchemyError)
+    return (RunbookError, SettingsError, BudgetExceeded, NoPostgresAvailable, ApiStartFailed,
+            OSError, TimeoutError, ValueError, psycopg2.Error, SQLAlchemyError)
 
 
 def runbook_task(*, help: dict[str, str], **task_options: Any) -> Callable:  # noqa: A002

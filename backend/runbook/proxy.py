@@ -13,11 +13,11 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from foundation.database_urls import redact_url
-from foundation.throwaway_postgres import wait_until_ready
+from foundation.polling import NotYet, poll_until
+from foundation.throwaway_postgres import wait_for_postgres
 from runbook.compose import compose_command, require_engine
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -73,12 +73,14 @@ def accepts_connections(host: str, port: int) -> bool:
 
 
 def wait_for_port(host: str, port: int, timeout: float = ACCEPT_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if accepts_connections(host, port):
-            return
-        time.sleep(0.25)
-    raise RunbookError(f"nothing accepts connections on {host}:{port} after {timeout:.0f} s")
+    def connect() -> None:
+        if not accepts_connections(host, port):
+            raise NotYet(f"nothing accepts connections on {host}:{port}")
+
+    try:
+        poll_until(connect, timeout=timeout, interval=0.25)
+    except NotYet as exc:
+        raise RunbookError(f"{exc} after {timeout:.0f} s") from None
 
 
 def start_cloud_sql_proxy(shell: Shell, cfg: RunbookConfig) -> None:
@@ -118,7 +120,7 @@ def start_local_postgres(shell: Shell, cfg: RunbookConfig) -> None:
     url = cfg.target_url
     if url:
         try:
-            wait_until_ready(url, timeout=3)
+            wait_for_postgres(url, timeout=3)
             shell.say(f"reusing the PostgreSQL that answers at {redact_url(url)}")
             return
         except TimeoutError:
