@@ -95,7 +95,7 @@ def run_cutover(shell: Shell, plan: CutoverPlan) -> None:
             with steps.step(name):
                 shell.require_confirmation(f"run step '{name}'?")
                 action(confirmed)  # one question per step, not one per sub-step
-        except Exception as exc:  # noqa: BLE001 - any failure stops the window the same way
+        except Exception as exc:  # any failure stops the window the same way
             raise RunbookError(f"cutover stopped at step '{name}': {type(exc).__name__}: "
                                f"{exc}\nTo undo: {rollback_command(plan)}") from None
     shell.say("cutover done" + (" (dry run: nothing was changed)" if shell.dry_run else

@@ -35,7 +35,7 @@ def _operator_errors() -> tuple[type[BaseException], ...]:
             OSError, TimeoutError, ValueError, psycopg2.Error, SQLAlchemyError)
 
 
-def runbook_task(*, help: dict[str, str], **task_options: Any) -> Callable:  # noqa: A002
+def runbook_task(*, help: dict[str, str], **task_options: Any) -> Callable:
     """``@task`` that insists on help for every flag and exits cleanly on operator errors.
 
     ``help`` must name every parameter after the context; a missing entry is a programming

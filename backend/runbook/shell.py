@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from foundation.confirmation import NoTerminal, confirm
 from foundation.database_urls import redact_text
 from runbook.errors import RunbookError
 
@@ -85,11 +86,10 @@ class Shell:
         """Ask yes/no on the terminal; ``--yes`` and dry runs answer without asking."""
         if self.assume_yes or self.dry_run:
             return True
-        if not sys.stdin.isatty():
-            raise RunbookError(f"{question} — needs confirmation, but there is no terminal; "
-                               "re-run with --yes to proceed without asking")
-        answer = input(f"{redact_text(question)} [y/N] ").strip().lower()
-        return answer in ("y", "yes")
+        try:
+            return confirm(question)
+        except NoTerminal as exc:
+            raise RunbookError(str(exc)) from None
 
     def require_confirmation(self, question: str) -> None:
         """Confirm or stop: a "no" ends the task with nothing further done."""

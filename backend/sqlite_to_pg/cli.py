@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from foundation.confirmation import NoTerminal, confirm
 from foundation.database_urls import libpq_url, redact_url
 from sqlite_to_pg import engines
 from sqlite_to_pg.catalog import Plan, open_source, read_plan
@@ -141,11 +142,11 @@ def confirm_truncation(occupied: dict[str, bool], assume_yes: bool, target: str)
         return
     question = (f"{len(holding)} target table(s) in {target} hold rows and will be truncated "
                 f"({', '.join(holding[:5])}{', …' if len(holding) > 5 else ''}).")
-    if not sys.stdin.isatty():
-        raise CliError(f"{question} Refusing without confirmation: no terminal to ask on; "
-                       "rerun with --yes.", EXIT_REFUSED)
-    answer = input(f"{question} Type 'yes' to continue: ").strip().lower()
-    if answer != "yes":
+    try:
+        confirmed = confirm(f"{question} Continue?")
+    except NoTerminal as exc:
+        raise CliError(str(exc), EXIT_REFUSED) from None
+    if not confirmed:
         raise CliError("not confirmed; nothing was written", EXIT_REFUSED)
 
 
