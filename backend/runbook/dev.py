@@ -20,7 +20,7 @@ from runbook.migrate import run_migration
 from runbook.proxy import start_local_postgres
 from runbook.rehearse import build_demo_sqlite
 from runbook.repoint import repoint_api
-from runbook.schema import apply_schema
+from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 
 DEV_ROWS = 500
@@ -35,7 +35,7 @@ def ensure_dev_sqlite(shell: Shell, cfg: RunbookConfig, rows: int) -> Path:
         shell.say(f"using the existing SQLite file {path}")
     else:
         build_demo_sqlite(shell, path, rows)
-    apply_schema(shell, cfg, sqlite_url(path))
+    upgrade_target_schema(shell, cfg, sqlite_url(path))
     return path
 
 
@@ -92,7 +92,7 @@ def dev_pg(ctx, rows: int = DEV_ROWS, workers: int = 1) -> None:
     """[dev] The developer API on a local PostgreSQL: schema, data from SQLite, restart."""
     cfg, shell, path = _prepare(ctx, rows, workers)
     target = local_dev_database(shell, cfg)
-    apply_schema(shell, cfg, target)
+    upgrade_target_schema(shell, cfg, target)
     run_migration(shell, cfg, path, target)
     repoint_api(shell, cfg, {**dev_env(cfg), **postgres_env(target, cfg)}, workers=workers)
     shell.say(f"API on PostgreSQL at {cfg.api_url}; back to SQLite with `invoke dev`")

@@ -20,7 +20,7 @@ from pathlib import Path
 from foundation.database_urls import redact_url
 from foundation.throwaway_postgres import create_database, drop_database, free_port, provide_server
 from runbook import api_process
-from runbook.api_env_file import postgres_env
+from runbook.api_env_file import postgres_env, write_env_file
 from runbook.compose import docker_engine_status
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -32,7 +32,7 @@ from runbook.report import (
     findings_lines,
     write_report,
 )
-from runbook.schema import apply_schema
+from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
 from runbook.steps import StepRunner
@@ -92,6 +92,7 @@ def _start_api(shell: Shell, cfg: RunbookConfig, target: str, work: Path,
                cleanup: contextlib.ExitStack) -> str:
     check_connection_budget(shell, cfg, target, cfg.api_workers, force=False)
     env = {**postgres_env(target, cfg), "UPLOAD_DIR": str(work / "uploads")}
+    write_env_file(cfg.path(cfg.api_env_file), env)  # what smoke's clean-up reads
     started = api_process.start_api(cfg, env)
     cleanup.callback(api_process.stop_api, cfg)
     return f"{cfg.api_workers} workers at {started.base_url}"
@@ -119,7 +120,7 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                     target = pg or cleanup.enter_context(throwaway_database(shell))
                     record.detail = redact_url(target)
                 with steps.step("schema"):
-                    apply_schema(shell, cfg, target)
+                    upgrade_target_schema(shell, cfg, target)
                 with steps.step("migrate") as record:
                     report.migration = run_migration(shell, cfg, source, target,
                                                      engine=engine, report=migration_report)

@@ -57,7 +57,7 @@ def snapshot_name(source: Path, now: dt.datetime | None = None) -> str:
     return f"{source.stem}-{stamp}.sqlite"
 
 
-def take_snapshot(source: Path, dest_dir: Path) -> Snapshot:
+def back_up_sqlite_file(source: Path, dest_dir: Path) -> Snapshot:
     """Back up ``source`` into ``dest_dir`` online, check it, checksum it, make it read-only."""
     if not source.is_file():
         raise RunbookError(f"no SQLite file at {source} (set SQLITE_PATH or pass --sqlite)")
@@ -115,7 +115,7 @@ def snapshot(ctx, sqlite: str | None = None, dest: str | None = None,
     if dry_run:
         shell.say("[dry-run] nothing copied")
         return
-    taken = take_snapshot(source, dest_dir)
+    taken = back_up_sqlite_file(source, dest_dir)
     verify_snapshot(taken.path)
     shell.say(f"snapshot ok: {taken.path} ({taken.size_bytes} bytes), integrity ok, "
               f"sha256 {taken.sha256}, read-only; checksum in {taken.sidecar.name}")

@@ -1,6 +1,6 @@
 """The built-in loader: one transaction, one connection, COPY streamed straight from SQLite.
 
-Shape (see shared/design.md): save the foreign-key and index definitions, drop the keys,
+Shape (measured in docs/benchmarks.md): save the foreign-key and index definitions, drop the keys,
 TRUNCATE the plan's tables, drop the indexes (``sqlite_to_pg.indexes``), COPY every table in
 FK-topological order (``WITH (FREEZE)`` on ordinary tables: they were truncated in this
 transaction), rebuild the indexes and re-add the keys from the saved definitions, then

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from foundation.database_urls import redact_url
+from foundation.text_tables import render_table
 from sqlite_to_pg.engines import LoadResult, TableLoad
 from sqlite_to_pg.preflight import Finding, PreflightReport
 from sqlite_to_pg.values import CATEGORIES
@@ -34,13 +35,8 @@ def format_findings(findings: list[Finding]) -> str:
 
 
 def format_table(rows: list[tuple[str, str, str, str]]) -> str:
-    """A plain-text table with a header row."""
-    header = ("table", "rows", "seconds", "checksum")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
-    lines = [" | ".join(str(cell).ljust(widths[i]) if i in (0, 3) else str(cell).rjust(widths[i])
-                        for i, cell in enumerate(row)) for row in [header, *rows]]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(lines)
+    """The end table: per table, rows loaded, seconds and the checksum verdict."""
+    return render_table(("table", "rows", "seconds", "checksum"), rows, right=(1, 2))
 
 
 def table_rows(result: LoadResult | None) -> list[tuple[str, str, str, str]]:

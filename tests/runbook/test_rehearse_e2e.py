@@ -24,6 +24,7 @@ def test_rehearse_with_no_arguments_passes_and_writes_the_report(tmp_path, monke
     done = run_invoke("rehearse", environ=_fresh_machine_environ(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "rehearsal PASSED" in done.stdout
+    assert "removed smoke thread" in done.stdout and "and its file" in done.stdout
     (json_path,) = (tmp_path / "reports").glob("rehearsal-*.json")
     (md_path,) = (tmp_path / "reports").glob("rehearsal-*.md")
     report = json.loads(json_path.read_text())

@@ -15,7 +15,7 @@ import pytest
 from foundation.sqlite_files import open_read_only
 from runbook.config import PROJECT_ROOT
 from runbook.errors import RunbookError
-from runbook.snapshot import take_snapshot, verify_snapshot
+from runbook.snapshot import back_up_sqlite_file, verify_snapshot
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def live_sqlite(tmp_path):
 
 
 def test_snapshot_is_consistent_checked_and_read_only(live_sqlite, tmp_path):
-    taken = take_snapshot(live_sqlite, tmp_path / "snaps")
+    taken = back_up_sqlite_file(live_sqlite, tmp_path / "snaps")
     assert taken.sha256 == hashlib.sha256(taken.path.read_bytes()).hexdigest()
     assert taken.sidecar.read_text() == f"{taken.sha256}  {taken.path.name}\n"
     for path in (taken.path, taken.sidecar):
@@ -53,7 +53,7 @@ def test_snapshot_while_a_writer_is_busy_is_a_consistent_state(live_sqlite, tmp_
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        taken = take_snapshot(live_sqlite, tmp_path / "snaps")
+        taken = back_up_sqlite_file(live_sqlite, tmp_path / "snaps")
     finally:
         stop.set()
         thread.join()
@@ -63,7 +63,7 @@ def test_snapshot_while_a_writer_is_busy_is_a_consistent_state(live_sqlite, tmp_
 
 
 def test_a_changed_snapshot_is_detected(live_sqlite, tmp_path):
-    taken = take_snapshot(live_sqlite, tmp_path / "snaps")
+    taken = back_up_sqlite_file(live_sqlite, tmp_path / "snaps")
     taken.path.chmod(0o644)
     with contextlib.closing(sqlite3.connect(taken.path)) as conn:
         conn.execute("DELETE FROM items WHERE id = 1")
@@ -74,7 +74,7 @@ def test_a_changed_snapshot_is_detected(live_sqlite, tmp_path):
 
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(RunbookError, match="no SQLite file at"):
-        take_snapshot(tmp_path / "absent.db", tmp_path / "snaps")
+        back_up_sqlite_file(tmp_path / "absent.db", tmp_path / "snaps")
 
 
 def test_snapshot_task_dry_run_copies_nothing(live_sqlite, tmp_path):
