@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.database_urls import redact_text
+from foundation.text_tables import render_table
 from sqlite_to_pg.report import MigrationReport, TableReport
 
 # The window is freeze + schema + migrate (scaled) + flip + smoke + unfreeze, times this factor.
@@ -93,12 +94,17 @@ def estimate_window(report: RehearsalReport, source_bytes: int, migrate_seconds:
     return estimate
 
 
-def _table_rows(tables: list[TableReport]) -> list[str]:
-    lines = ["| table | rows | seconds | SQLite checksum | PostgreSQL checksum | verdict |",
-             "|---|---:|---:|---|---|---|"]
-    lines += [f"| {t.table} | {t.rows} | {t.seconds} | `{t.source_checksum}` | "
-              f"`{t.target_checksum}` | {t.verdict} |" for t in tables]
-    return lines
+def _tables_table(tables: list[TableReport]) -> str:
+    return render_table(
+        ("table", "rows", "seconds", "SQLite checksum", "PostgreSQL checksum", "verdict"),
+        [(t.table, t.rows, t.seconds, f"`{t.source_checksum}`", f"`{t.target_checksum}`",
+          t.verdict) for t in tables], right=(1, 2))
+
+
+def _steps_table(steps: list[StepRecord]) -> str:
+    return render_table(("step", "seconds", "result", "detail"),
+                        [(s.name, f"{s.seconds:.2f}", "ok" if s.ok else "FAILED", s.detail)
+                         for s in steps], right=(1,))
 
 
 def render_markdown(report: RehearsalReport) -> str:
@@ -106,12 +112,9 @@ def render_markdown(report: RehearsalReport) -> str:
     window = report.window
     lines = [f"# Rehearsal report — {'PASSED' if report.ok else 'FAILED'}", "",
              f"- started: {report.started_at}", f"- source: `{report.source}`",
-             f"- target: `{report.target}`", "", "## Steps", "",
-             "| step | seconds | result | detail |", "|---|---:|---|---|"]
-    lines += [f"| {s.name} | {s.seconds:.2f} | {'ok' if s.ok else 'FAILED'} | {s.detail} |"
-              for s in report.steps]
-    lines += ["", "## Tables (rows and checksums)", "", *_table_rows(report.tables), "",
-              "## Preflight findings", ""]
+             f"- target: `{report.target}`", "", "## Steps", "", _steps_table(report.steps),
+             "", "## Tables (rows and checksums)", "", _tables_table(report.tables), "",
+             "## Preflight findings", ""]
     lines += [f"- {finding}" for finding in report.findings] or ["- none"]
     lines += ["", "## Smoke test", ""]
     lines += [f"- {'PASS' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}"

@@ -2,6 +2,13 @@
 
 Every command a task runs goes through :class:`Shell`, so the operator sees exactly what
 happens, and ``--dry-run`` shows the same lines while changing nothing.
+
+Why not Invoke's ``ctx.run(echo=True, dry=…)``: its echo prints the raw command string
+(``run.echo_format`` only formats ``{command}``) and never the extra environment, so a secret
+passed as ``env`` (``DB_URL`` for Alembic, ``PGPASSWORD`` for the script) would either be
+invisible in the echo or have to move onto the command line, where ``ps`` shows it. The echo
+here shows both, redacted; the question asked before a destructive step is
+``foundation.confirmation``'s, the same one the migration CLI asks.
 """
 
 from __future__ import annotations

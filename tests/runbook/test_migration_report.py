@@ -3,10 +3,19 @@ runbook, and the rehearsal's "verify" step trusts what it says (no recount of it
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from runbook.errors import RunbookError
 from runbook.rehearse import verified_detail
+from runbook.report import (
+    RehearsalReport,
+    StepRecord,
+    findings_lines,
+    render_markdown,
+    scaling_seconds,
+)
 from sqlite_to_pg.engines import LoadResult, TableLoad
 from sqlite_to_pg.preflight import Finding, PreflightReport
 from sqlite_to_pg.report import MigrationReport, build_report
@@ -53,3 +62,15 @@ def test_a_malformed_report_is_a_clear_error(tmp_path):
     path.write_text('{"status": "ok"}')
     with pytest.raises(ValueError, match="exit_code"):
         MigrationReport.read(path)
+
+
+def test_the_rehearsal_report_shows_the_migrations_tables_and_findings():
+    report = RehearsalReport(started_at="now", source="s.db", target="t", migration=_report(),
+                             steps=[StepRecord("migrate", 1.5, True, "engine copy")])
+    report.findings = findings_lines(report.migration)
+    markdown = render_markdown(report)
+    assert re.search(r"\| rooms \| +3 \| +0\.5 \| `0000000000000abc` \| `0000000000000abc` +"
+                     r"\| ok +\|", markdown)
+    assert re.search(r"\| migrate \| +1\.50 \| ok +\| engine copy \|", markdown)
+    assert "- nul-byte: rooms.name: 1 row(s), coerced (strip-nul); e.g. rowid 7" in markdown
+    assert scaling_seconds(report.migration, 10.0) == pytest.approx(1.2)  # load + verify
