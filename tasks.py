@@ -1,4 +1,4 @@
-"""The SQLite → PostgreSQL cutover runbook (docs: shared runbook), one task per step.
+"""The SQLite → PostgreSQL cutover runbook (docs/runbook.md), one task per step.
 
 Read ``invoke --list`` by its [tags]: [rehearsal N] is the staging rehearsal (``rehearse`` runs
 all of it), [cutover N] the production window (``cutover`` runs all of it), [rollback] the way

@@ -1,8 +1,9 @@
 """Helpers shared by test packages: a real uvicorn subprocess and Alembic's schema on a test DB.
 
 ``run_api(env, port)`` starts ``python -m uvicorn app.main:app`` on 127.0.0.1 with the given
-environment on top of this process's, waits until ``GET /healthz`` answers and yields the base
-URL; on exit it stops the server (SIGTERM, then SIGKILL). ``serve_in_thread(app)`` runs a real
+environment on top of this process's (``foundation.uvicorn_runner``), waits until
+``GET /healthz`` answers and yields the base URL; on exit it stops the server (SIGTERM, then
+SIGKILL). ``serve_in_thread(app)`` runs a real
 uvicorn for an app object inside this process (so a test can watch the app's engine).
 ``upgrade_schema(url)`` is ``app.alembic_upgrade.upgrade_to_head``: ``alembic upgrade head``.
 """
@@ -11,20 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from app.alembic_upgrade import upgrade_to_head
-from foundation.database_urls import redact_text
+from foundation.polling import NotYet, poll_until
 from foundation.throwaway_postgres import free_port
+from foundation.uvicorn_runner import start_uvicorn, stop_uvicorn, uvicorn_argv, wait_until_serving
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "test-secret-key-for-the-booking-api-0123456789"
@@ -33,7 +31,7 @@ STOP_TIMEOUT_S = 10.0
 
 
 class ServerFailed(RuntimeError):
-    """The uvicorn subprocess exited or never answered /healthz; the message has its log tail."""
+    """The in-process uvicorn did not start."""
 
 
 def api_env(db_url: str, upload_dir: Path | str, **extra: str) -> dict[str, str]:
@@ -45,35 +43,6 @@ def api_env(db_url: str, upload_dir: Path | str, **extra: str) -> dict[str, str]
         "UPLOAD_DIR": str(upload_dir),
         **extra,
     }
-
-
-def _log_tail(log_path: Path, lines: int = 30) -> str:
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    return redact_text("\n".join(text.splitlines()[-lines:]))
-
-
-def _wait_for_health(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServerFailed(f"uvicorn exited with {process.returncode}:\n{_log_tail(log_path)}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise ServerFailed(f"uvicorn did not answer /healthz in {STARTUP_TIMEOUT_S:.0f} s:\n"
-                       f"{_log_tail(log_path)}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(STOP_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -89,19 +58,15 @@ def run_api(env: dict[str, str], port: int | None = None, *,
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="uvicorn-") as logdir:
         log_path = Path(logdir) / "server.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-                 "--port", str(port), "--log-level", "warning",
-                 *(["--workers", str(workers)] if workers > 1 else [])],
-                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                cwd=PROJECT_ROOT,
-            )
-            try:
-                _wait_for_health(process, base_url, log_path)
-                yield base_url
-            finally:
-                _stop(process)
+        process = start_uvicorn(uvicorn_argv("127.0.0.1", port, workers=workers,
+                                             log_level="warning"),
+                                env={**os.environ, **env}, log_path=log_path, cwd=PROJECT_ROOT)
+        try:
+            wait_until_serving(base_url, STARTUP_TIMEOUT_S, path="/healthz", process=process,
+                               log_path=log_path)
+            yield base_url
+        finally:
+            stop_uvicorn(process, STOP_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -111,12 +76,16 @@ def serve_in_thread(app, port: int | None = None) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise ServerFailed(f"in-process uvicorn on port {port} did not start")
-        time.sleep(0.05)
+
+    def started() -> None:
+        if not (server.started or not thread.is_alive()):
+            raise NotYet("starting")
+
+    with contextlib.suppress(NotYet):
+        poll_until(started, timeout=STARTUP_TIMEOUT_S, interval=0.05)
+    if not server.started:
+        server.should_exit = True
+        raise ServerFailed(f"in-process uvicorn on port {port} did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

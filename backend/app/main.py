@@ -8,7 +8,6 @@ naming the variable when a setting is invalid.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +25,7 @@ from app.routes import auth, bookings, health, rooms, status, uploads
 from app.routes.threads import router as threads_router
 from app.settings import Settings, SettingsError, get_settings
 from foundation.database_urls import redact_text, redact_url
+from foundation.polling import poll_until
 
 logger = logging.getLogger("app.main")
 
@@ -39,30 +39,36 @@ def wait_for_database(engine: Engine, *, timeout: float) -> bool:
 
     Returns whether the database answered; every attempt is logged with the URL redacted.
     """
-    deadline = time.monotonic() + timeout
-    delay = DB_RETRY_FIRST_DELAY
-    attempt = 0
     target = redact_url(engine.url.render_as_string(hide_password=True))
-    while True:
-        attempt += 1
-        try:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except DATABASE_UNAVAILABLE_ERRORS as exc:
-            reason = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                logger.error("database %s did not answer SELECT 1 after %d attempts (%s); "
-                             "starting anyway, /readyz answers 503 until it does",
-                             target, attempt, reason)
-                return False
-            logger.warning("database %s not ready (attempt %d: %s); retrying in %.2f s",
-                           target, attempt, reason, min(delay, remaining))
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, DB_RETRY_MAX_DELAY)
-            continue
-        logger.info("database %s answered SELECT 1 (attempt %d)", target, attempt)
-        return True
+    attempts = 0
+
+    def select_1() -> None:
+        nonlocal attempts
+        attempts += 1
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def log_retry(state) -> None:
+        exc = state.outcome.exception()
+        logger.warning("database %s not ready (attempt %d: %s); retrying in %.2f s",
+                       target, state.attempt_number, _first_line(exc), state.upcoming_sleep)
+
+    try:
+        poll_until(select_1, timeout=timeout, interval=DB_RETRY_FIRST_DELAY,
+                   max_interval=DB_RETRY_MAX_DELAY, retry_on=DATABASE_UNAVAILABLE_ERRORS,
+                   before_sleep=log_retry)
+    except DATABASE_UNAVAILABLE_ERRORS as exc:
+        logger.error("database %s did not answer SELECT 1 after %d attempts (%s); starting "
+                     "anyway, /readyz answers 503 until it does", target, attempts,
+                     _first_line(exc))
+        return False
+    logger.info("database %s answered SELECT 1 (attempt %d)", target, attempts)
+    return True
+
+
+def _first_line(exc: BaseException | None) -> str:
+    message = str(exc).strip() if exc else ""
+    return redact_text(message.splitlines()[0] if message else "")
 
 
 @asynccontextmanager

@@ -92,7 +92,7 @@ class MaintenanceCache:
                 except DATABASE_UNAVAILABLE_ERRORS as exc:
                     logger.debug("maintenance flag not readable, keeping last state: %s",
                                  type(exc).__name__)
-                except Exception as exc:  # noqa: BLE001 - e.g. the table does not exist yet
+                except Exception as exc:  # e.g. the table does not exist yet
                     logger.warning("maintenance flag not readable (%s); treating as not frozen",
                                    type(exc).__name__)
                     self._status = NOT_FROZEN

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from foundation.database_urls import libpq_url, redact_url, with_database
 from foundation.database_variables import TEST_SERVER_URL, sandbox_server_url
+from foundation.polling import poll_until
 
 POSTGRES_IMAGE = "postgres:15"
 READY_TIMEOUT_S = 60.0
@@ -60,21 +60,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_ready(url: str, timeout: float = READY_TIMEOUT_S) -> None:
+def wait_for_postgres(url: str, timeout: float = READY_TIMEOUT_S) -> None:
     """Poll with a real ``SELECT 1`` until the server answers (no blind sleeps)."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with contextlib.closing(psycopg2.connect(libpq_url(url), connect_timeout=2)) as conn:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT 1")
-                return
-        except psycopg2.OperationalError as exc:
-            last = exc
-            time.sleep(0.2)
-    raise TimeoutError(
-        f"PostgreSQL at {redact_url(url)} did not answer within {timeout:.0f} s: {last}")
+
+    def select_1() -> None:
+        with contextlib.closing(psycopg2.connect(libpq_url(url), connect_timeout=2)) as conn:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+
+    try:
+        poll_until(select_1, timeout=timeout, interval=0.2, retry_on=(psycopg2.OperationalError,))
+    except psycopg2.OperationalError as exc:
+        raise TimeoutError(f"PostgreSQL at {redact_url(url)} did not answer within "
+                           f"{timeout:.0f} s: {exc}") from None
 
 
 def server_bindir() -> Path | None:
@@ -130,7 +128,7 @@ class TemporaryCluster:
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
                   "-o", options, "-w", "-t", "60", "start")
-        wait_until_ready(self.url)
+        wait_for_postgres(self.url)
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``mode``: smart, fast or immediate — immediate is a crash)."""
@@ -152,7 +150,7 @@ def _docker_server() -> PostgresServer | None:
     try:
         client = docker.from_env(timeout=5)
         client.ping()
-    except Exception:  # noqa: BLE001 - any failure means "no engine answers"
+    except Exception:  # any failure means "no engine answers"
         return None
     port = free_port()
     container = client.containers.run(
@@ -161,7 +159,7 @@ def _docker_server() -> PostgresServer | None:
     )
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
-        wait_until_ready(url)
+        wait_for_postgres(url)
     except TimeoutError:
         container.stop()
         raise

@@ -7,10 +7,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import dotenv
+
 from foundation.database_urls import redact_url, sqlalchemy_url
 from foundation.database_variables import API_DATABASE_URL
-from runbook import api_process
 from runbook.config import RunbookConfig
+from runbook.errors import RunbookError
 
 URL_KEY = API_DATABASE_URL
 
@@ -32,7 +34,7 @@ def sqlite_env(path: Path) -> dict[str, str]:
 
 def current_env(cfg: RunbookConfig) -> dict[str, str]:
     """The API's env file as it is now."""
-    return api_process.read_env_file(cfg.path(cfg.api_env_file))
+    return read_env_file(cfg.path(cfg.api_env_file))
 
 
 def current_database_url(cfg: RunbookConfig) -> str:
@@ -54,6 +56,20 @@ def env_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The file's ``KEY=VALUE`` settings (python-dotenv syntax); an absent file is empty.
+
+    A line that names a key without a value is refused rather than dropped.
+    """
+    if not path.is_file():
+        return {}
+    values = dotenv.dotenv_values(path, interpolate=False)
+    missing = [key for key, value in values.items() if value is None]
+    if missing:
+        raise RunbookError(f"{path}: expected KEY=VALUE, found only {', '.join(missing)}")
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     """Write ``KEY=VALUE`` lines atomically, readable by the owner only (it holds a password)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,5 +77,6 @@ def write_env_file(path: Path, values: Mapping[str, str]) -> None:
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("# written by the runbook (invoke point-api / flip / rollback)\n")
-        handle.writelines(f"{key}={value}\n" for key, value in values.items())
+    for key, value in values.items():  # each set_key keeps the file's 0600 mode
+        dotenv.set_key(partial, key, value, quote_mode="never")
     os.replace(partial, path)

@@ -20,10 +20,10 @@ from runbook.migrate import run_migration
 from runbook.monitor import run_monitor
 from runbook.proxy import start_cloud_sql_proxy, start_local_postgres
 from runbook.repoint import repoint_api
-from runbook.schema import apply_schema
+from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
-from runbook.snapshot import take_snapshot
+from runbook.snapshot import back_up_sqlite_file
 from runbook.steps import StepRunner
 
 
@@ -57,7 +57,7 @@ def _snapshot(shell: Shell, plan: CutoverPlan) -> None:
     shell.say(f"snapshot of {cfg.path(cfg.sqlite_path)} into {cfg.path(cfg.snapshot_dir)}")
     if shell.dry_run:
         return
-    taken = take_snapshot(cfg.path(cfg.sqlite_path), cfg.path(cfg.snapshot_dir))
+    taken = back_up_sqlite_file(cfg.path(cfg.sqlite_path), cfg.path(cfg.snapshot_dir))
     plan.snapshot = taken.path
     shell.say(f"snapshot {taken.path} sha256 {taken.sha256}")
 
@@ -77,7 +77,7 @@ def cutover_steps(plan: CutoverPlan) -> list[tuple[str, Callable[[Shell], None]]
         ("snapshot the SQLite file", lambda sh: _snapshot(sh, plan)),
         ("start the database connection", lambda sh: (start_local_postgres if plan.local
                                                       else start_cloud_sql_proxy)(sh, cfg)),
-        ("schema", lambda sh: apply_schema(sh, cfg, plan.target)),
+        ("schema", lambda sh: upgrade_target_schema(sh, cfg, plan.target)),
         ("migrate", lambda sh: run_migration(sh, cfg, cfg.path(cfg.sqlite_path), plan.target,
                                              engine=plan.engine, preflight_in_dry_run=False,
                                              truncate_confirmed=plan.yes)),
@@ -97,7 +97,7 @@ def run_cutover(shell: Shell, plan: CutoverPlan) -> None:
             with steps.step(name):
                 shell.require_confirmation(f"run step '{name}'?")
                 action(confirmed)  # one question per step, not one per sub-step
-        except Exception as exc:  # noqa: BLE001 - any failure stops the window the same way
+        except Exception as exc:  # any failure stops the window the same way
             raise RunbookError(f"cutover stopped at step '{name}': {type(exc).__name__}: "
                                f"{exc}\nTo undo: {rollback_command(plan)}") from None
     shell.say("cutover done" + (" (dry run: nothing was changed)" if shell.dry_run else

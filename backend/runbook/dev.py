@@ -17,7 +17,7 @@ from psycopg2 import sql
 
 from foundation.database_urls import libpq_url, redact_url, with_database
 from foundation.database_variables import TEST_SERVER_URL
-from foundation.throwaway_postgres import wait_until_ready
+from foundation.throwaway_postgres import wait_for_postgres
 from runbook import api_process
 from runbook.api_env_file import current_env, postgres_env, sqlite_env, sqlite_url
 from runbook.config import RunbookConfig, config_from
@@ -26,7 +26,7 @@ from runbook.migrate import run_migration
 from runbook.proxy import start_local_postgres
 from runbook.rehearse import build_demo_sqlite
 from runbook.repoint import repoint_api
-from runbook.schema import apply_schema
+from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 
 DEV_ROWS = 500
@@ -41,7 +41,7 @@ def ensure_dev_sqlite(shell: Shell, cfg: RunbookConfig, rows: int) -> Path:
         shell.say(f"using the existing SQLite file {path}")
     else:
         build_demo_sqlite(shell, path, rows)
-    apply_schema(shell, cfg, sqlite_url(path))
+    upgrade_target_schema(shell, cfg, sqlite_url(path))
     return path
 
 
@@ -57,7 +57,7 @@ def dev_server(shell: Shell, cfg: RunbookConfig) -> str:
     if cfg.sandbox_server_url:
         return libpq_url(cfg.sandbox_server_url, source=TEST_SERVER_URL)
     try:
-        wait_until_ready(LOCAL_ADMIN_URL, timeout=3)
+        wait_for_postgres(LOCAL_ADMIN_URL, timeout=3)
     except TimeoutError:  # compose/postgres.yml, or a message saying what to do
         start_local_postgres(shell, cfg.model_copy(update={"target_url": None}))
     return LOCAL_ADMIN_URL
@@ -118,7 +118,7 @@ def dev_pg(ctx, rows: int = DEV_ROWS, workers: int = 1, yes: bool = False) -> No
     cfg, shell, path = _prepare(ctx, rows, workers)
     target, ours = local_dev_database(shell, cfg)
     loading = Shell(assume_yes=ours or yes)  # --yes reaches the script only for its own database
-    apply_schema(loading, cfg, target)
+    upgrade_target_schema(loading, cfg, target)
     run_migration(loading, cfg, path, target)
     repoint_api(shell, cfg, {**dev_env(cfg), **postgres_env(target, cfg)}, workers=workers)
     shell.say(f"API on PostgreSQL at {cfg.api_url}; back to SQLite with `invoke dev`")

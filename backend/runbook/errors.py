@@ -29,12 +29,13 @@ def _operator_errors() -> tuple[type[BaseException], ...]:
     from app.settings import SettingsError
     from foundation.connection_budget import BudgetExceeded
     from foundation.throwaway_postgres import NoPostgresAvailable
+    from foundation.uvicorn_runner import ApiStartFailed
 
-    return (RunbookError, SettingsError, BudgetExceeded, NoPostgresAvailable, OSError,
-            TimeoutError, ValueError, psycopg2.Error, SQLAlchemyError)
+    return (RunbookError, SettingsError, BudgetExceeded, NoPostgresAvailable, ApiStartFailed,
+            OSError, TimeoutError, ValueError, psycopg2.Error, SQLAlchemyError)
 
 
-def runbook_task(*, help: dict[str, str], **task_options: Any) -> Callable:  # noqa: A002
+def runbook_task(*, help: dict[str, str], **task_options: Any) -> Callable:
     """``@task`` that insists on help for every flag and exits cleanly on operator errors.
 
     ``help`` must name every parameter after the context; a missing entry is a programming

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from app.maintenance import MaintenanceStatus, read_maintenance, set_maintenance
 from app.settings import Settings, load_settings
 from foundation.database_urls import redact_url, sqlalchemy_url
+from foundation.polling import NotYet, poll_until
 from runbook.api_env_file import current_database_url, current_env
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -59,20 +60,23 @@ def write_probe(api_url: str) -> int:
 
 def wait_for_api(api_url: str, frozen: bool, timeout: float) -> int:
     """Poll the write probe until the API refuses (frozen) or accepts-then-validates writes."""
-    deadline = time.monotonic() + timeout
-    last: str = "no answer"
-    while time.monotonic() < deadline:
+
+    def probe() -> int:
         try:
             status = write_probe(api_url)
-            if (status == 503) == frozen:
-                return status
-            last = f"write probe answered {status}"
         except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__} from {api_url}"
-        time.sleep(POLL_S)
-    state = "refuse writes with 503" if frozen else "accept writes again"
-    raise RunbookError(f"the flag is written, but the API at {api_url} did not {state} within "
-                       f"{timeout:.0f} s ({last}); is API_URL the API that uses this database?")
+            raise NotYet(f"{type(exc).__name__} from {api_url}") from None
+        if (status == 503) != frozen:
+            raise NotYet(f"write probe answered {status}")
+        return status
+
+    try:
+        return poll_until(probe, timeout=timeout, interval=POLL_S)
+    except NotYet as last:
+        state = "refuse writes with 503" if frozen else "accept writes again"
+        raise RunbookError(f"the flag is written, but the API at {api_url} did not {state} "
+                           f"within {timeout:.0f} s ({last}); is API_URL the API that uses "
+                           "this database?") from None
 
 
 def flag_settle_seconds(cfg: RunbookConfig) -> float:

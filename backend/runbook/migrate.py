@@ -6,14 +6,13 @@ target is verified; this task echoes it (password redacted) and reads its JSON r
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from foundation.database_urls import parse_url
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
+from sqlite_to_pg.report import MigrationReport
 
 
 def migrate_command(cfg: RunbookConfig, sqlite: Path, pg: str, *, engine: str | None = None,
@@ -44,8 +43,8 @@ def split_password(url: str) -> tuple[str, dict[str, str]]:
 def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
                   engine: str | None = None, report: Path | None = None,
                   quiet: bool = False, preflight_in_dry_run: bool = True,
-                  truncate_confirmed: bool | None = None) -> dict[str, Any] | None:
-    """Run the script; return its JSON report when ``report`` is given.
+                  truncate_confirmed: bool | None = None) -> MigrationReport | None:
+    """Run the script; return its report (typed) when ``report`` is given.
 
     In a dry run the script's own ``--dry-run`` (preflight only, nothing written) runs when
     ``preflight_in_dry_run``; otherwise the command is only printed. The script gets ``--yes``
@@ -63,7 +62,7 @@ def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
     shell.run(command, env=secret_env, cwd=PROJECT_ROOT, always=preflight_in_dry_run)
     if report is None or not report.is_file():
         return None
-    return json.loads(report.read_text(encoding="utf-8"))
+    return MigrationReport.read(report)
 
 
 @runbook_task(help={

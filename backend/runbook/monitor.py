@@ -16,8 +16,13 @@ from dataclasses import dataclass, field
 
 import httpx
 import psycopg2
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from foundation.database_urls import libpq_url, redact_url
+from foundation.text_tables import rich_table
 from runbook.api_env_file import current_database_url
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -87,28 +92,33 @@ def summary_line(state: MonitorState, elapsed: float) -> str:
             f"errors {state.errors}/{state.probes} ({state.error_rate:.1%})")
 
 
-def table_lines(state: MonitorState, elapsed: float) -> list[str]:
-    """The live view: one row per connection state, then latency and errors."""
+def monitor_table(state: MonitorState, elapsed: float) -> Table:
+    """The live view: connections (and one row per state), then latency and errors."""
     total = sum(state.last_states.values())
-    lines = [f"monitor  t={elapsed:5.1f} s",
-             f"  {'connections':<22}{total:>6} / {state.pool_limit}"]
-    lines += [f"    {name:<20}{count:>6}" for name, count in sorted(state.last_states.items())]
-    lines += [f"  {'latency p50 / p95':<22}{state.percentile(0.5):>6.1f} / "
-              f"{state.percentile(0.95):.1f} ms",
-              f"  {'errors':<22}{state.errors:>6} / {state.probes} ({state.error_rate:.1%})"]
-    return lines
+    rows = [("connections", f"{total} / {state.pool_limit}")]
+    rows += [(f"  {name}", str(count)) for name, count in sorted(state.last_states.items())]
+    rows += [("latency p50 / p95", f"{state.percentile(0.5):.1f} / "
+                                   f"{state.percentile(0.95):.1f} ms"),
+             ("errors", f"{state.errors} / {state.probes} ({state.error_rate:.1%})")]
+    return rich_table(("", "now"), rows, right=(1,), title=f"monitor  t={elapsed:5.1f} s",
+                      table_box=box.SIMPLE)
 
 
 class LiveTable:
-    """Redraws the table in place on a terminal (ANSI: cursor up, clear to end)."""
+    """The monitor table, redrawn in place on a terminal (rich ``Live``)."""
 
-    def __init__(self) -> None:
-        self.height = 0
+    def __init__(self, console: Console | None = None) -> None:
+        self._live = Live(console=console or Console(), auto_refresh=False)
 
-    def draw(self, lines: list[str]) -> None:
-        prefix = f"\x1b[{self.height}F\x1b[J" if self.height else ""
-        print(prefix + "\n".join(lines), flush=True)
-        self.height = len(lines)
+    def __enter__(self) -> LiveTable:
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._live.stop()
+
+    def draw(self, state: MonitorState, elapsed: float) -> None:
+        self._live.update(monitor_table(state, elapsed), refresh=True)
 
 
 def violations(state: MonitorState, cfg: RunbookConfig) -> list[str]:
@@ -134,14 +144,15 @@ def run_monitor(shell: Shell, cfg: RunbookConfig, seconds: float, interval: floa
     shell.say(f"monitoring {cfg.api_url} and {redact_url(db_url)} for {seconds:.0f} s "
               f"(p95 ≤ {cfg.max_p95_ms:.0f} ms, errors ≤ {cfg.max_error_rate:.1%}, "
               f"connections ≤ {state.pool_limit})")
-    live_table = LiveTable() if (sys.stdout.isatty() if live is None else live) else None
+    on_terminal = sys.stdout.isatty() if live is None else live
     started = time.monotonic()
-    with httpx.Client(base_url=cfg.api_url) as client:
+    with httpx.Client(base_url=cfg.api_url) as client, contextlib.ExitStack() as stack:
+        live_table = stack.enter_context(LiveTable()) if on_terminal else None
         while (elapsed := time.monotonic() - started) < seconds or state.probes == 0:
             sample(client, db_url, state)
             now = time.monotonic() - started
             if live_table:
-                live_table.draw(table_lines(state, now))
+                live_table.draw(state, now)
             else:
                 print(summary_line(state, now), flush=True)
             time.sleep(max(0.0, min(interval, seconds - elapsed)))

@@ -5,19 +5,24 @@ Production: the Cloud SQL Auth Proxy — the ``cloud-sql-proxy`` binary when it 
 a Workload Identity Federation file (``external_account``, via GOOGLE_APPLICATION_CREDENTIALS)
 is preferred; a service-account key works but is warned about. ``--local``: reuse a PostgreSQL
 that answers at the target URL, else start ``compose/postgres.yml``, else say what to do.
+``--stop``: stop the proxy binary this task started (its pid is kept in ``run_dir/proxy.pid``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
+import psutil
+
 from foundation.database_urls import redact_url
-from foundation.throwaway_postgres import wait_until_ready
+from foundation.polling import NotYet, poll_until
+from foundation.throwaway_postgres import wait_for_postgres
+from foundation.uvicorn_runner import signal_group
 from runbook.compose import compose_command, require_engine
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -73,12 +78,14 @@ def accepts_connections(host: str, port: int) -> bool:
 
 
 def wait_for_port(host: str, port: int, timeout: float = ACCEPT_TIMEOUT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if accepts_connections(host, port):
-            return
-        time.sleep(0.25)
-    raise RunbookError(f"nothing accepts connections on {host}:{port} after {timeout:.0f} s")
+    def connect() -> None:
+        if not accepts_connections(host, port):
+            raise NotYet(f"nothing accepts connections on {host}:{port}")
+
+    try:
+        poll_until(connect, timeout=timeout, interval=0.25)
+    except NotYet as exc:
+        raise RunbookError(f"{exc} after {timeout:.0f} s") from None
 
 
 def start_cloud_sql_proxy(shell: Shell, cfg: RunbookConfig) -> None:
@@ -99,7 +106,7 @@ def start_cloud_sql_proxy(shell: Shell, cfg: RunbookConfig) -> None:
         with open(log, "ab") as handle:
             process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-        (cfg.path(cfg.run_dir) / "proxy.pid").write_text(str(process.pid))
+        proxy_pid_path(cfg).write_text(str(process.pid))
     else:
         require_engine("the Cloud SQL Auth Proxy (no cloud-sql-proxy binary on PATH)",
                        "install the proxy binary (https://cloud.google.com/sql/docs/postgres/"
@@ -113,12 +120,37 @@ def start_cloud_sql_proxy(shell: Shell, cfg: RunbookConfig) -> None:
         shell.say(f"proxy accepts connections on 127.0.0.1:{cfg.proxy_port}")
 
 
+def proxy_pid_path(cfg: RunbookConfig) -> Path:
+    return cfg.path(cfg.run_dir) / "proxy.pid"
+
+
+def stop_cloud_sql_proxy(shell: Shell, cfg: RunbookConfig) -> None:
+    """Stop the proxy binary started by ``invoke proxy`` (its process group); say if none ran."""
+    path = proxy_pid_path(cfg)
+    try:
+        pid = int(path.read_text().strip())
+        running = "cloud-sql-proxy" in " ".join(psutil.Process(pid).cmdline())
+    except (FileNotFoundError, ValueError, psutil.Error):
+        running = False
+    if not running:
+        shell.say(f"no proxy started by the runbook is running (pid file {path})")
+        path.unlink(missing_ok=True)
+        return
+    if shell.dry_run:
+        shell.say(f"[dry-run] would stop the proxy (pid {pid})")
+        return
+    signal_group(pid, signal.SIGTERM)
+    path.unlink(missing_ok=True)
+    shell.say(f"proxy stopped (pid {pid}); a compose proxy is stopped with "
+              f"`{shell.describe(compose_command('cloud-sql-proxy', 'down'))}`")
+
+
 def start_local_postgres(shell: Shell, cfg: RunbookConfig) -> None:
     """Reuse the PostgreSQL at DB_URL when it answers; else compose/postgres.yml; else explain."""
     url = cfg.target_url
     if url:
         try:
-            wait_until_ready(url, timeout=3)
+            wait_for_postgres(url, timeout=3)
             shell.say(f"reusing the PostgreSQL that answers at {redact_url(url)}")
             return
         except TimeoutError:
@@ -133,13 +165,16 @@ def start_local_postgres(shell: Shell, cfg: RunbookConfig) -> None:
 
 @runbook_task(help={
     "local": "start or reuse a local PostgreSQL instead of the Cloud SQL Auth Proxy",
+    "stop": "stop the proxy binary that an earlier `invoke proxy` started",
     "dry_run": "say what would be started; start nothing",
 })
-def proxy(ctx, local: bool = False, dry_run: bool = False) -> None:
+def proxy(ctx, local: bool = False, stop: bool = False, dry_run: bool = False) -> None:
     """[rehearsal 1 / cutover 2] Start the Cloud SQL Auth Proxy (--local: a Postgres); wait."""
     cfg = config_from(ctx)
     shell = Shell(dry_run=dry_run)
-    if local:
+    if stop:
+        stop_cloud_sql_proxy(shell, cfg)
+    elif local:
         start_local_postgres(shell, cfg)
     else:
         start_cloud_sql_proxy(shell, cfg)

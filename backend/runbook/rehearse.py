@@ -12,20 +12,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
-
-from app.models import Base
-from foundation.database_urls import libpq_url, redact_url
+from foundation.database_urls import redact_url
 from foundation.throwaway_postgres import create_database, drop_database, free_port, provide_server
 from runbook import api_process
-from runbook.api_env_file import postgres_env
+from runbook.api_env_file import postgres_env, write_env_file
 from runbook.compose import docker_engine_status
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -34,14 +29,14 @@ from runbook.repoint import check_connection_budget
 from runbook.report import (
     RehearsalReport,
     estimate_window,
-    findings_from_migration,
-    tables_from_migration,
+    findings_lines,
     write_report,
 )
-from runbook.schema import apply_schema
+from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
 from runbook.steps import StepRunner
+from sqlite_to_pg.report import MigrationReport
 
 DEFAULT_ROWS = 20_000  # about half a minute end to end on 2 cores
 REHEARSAL_ROLE = "rehearsal_app"  # a non-superuser owner, as on Cloud SQL
@@ -72,19 +67,19 @@ def build_demo_sqlite(shell: Shell, path: Path, rows: int) -> None:
               cwd=PROJECT_ROOT)
 
 
-def count_mismatches(sqlite_path: Path, pg_url: str) -> tuple[dict[str, int], list[str]]:
-    """Row counts of the app's tables on both sides (an independent check of the script)."""
-    counts, problems = {}, []
-    with contextlib.closing(sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)) as lite, \
-            contextlib.closing(psycopg2.connect(libpq_url(pg_url))) as pg, pg.cursor() as cur:
-        for table in Base.metadata.sorted_tables:
-            source = lite.execute(f'SELECT count(*) FROM "{table.name}"').fetchone()[0]
-            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table.name)))
-            target = cur.fetchone()[0]
-            counts[table.name] = target
-            if source != target:
-                problems.append(f"{table.name}: {source} rows in SQLite, {target} in PostgreSQL")
-    return counts, problems
+def verified_detail(migration: MigrationReport | None) -> str:
+    """What the migration's own verify found (counts and checksums per table), as one line;
+    ``RunbookError`` when it did not hold or the report is missing."""
+    if migration is None:
+        raise RunbookError("the migration wrote no report; nothing to verify against")
+    if not migration.verified:
+        failed = [f"{t.table}: {t.source_rows} rows in SQLite, {t.target_rows} in PostgreSQL, "
+                  f"{t.verdict}" for t in migration.load.tables if t.verdict != "ok"]
+        raise RunbookError("the migration's verification did not hold: "
+                           + "; ".join(failed + migration.verification.problems))
+    tables = migration.load.tables
+    return (f"{sum(t.target_rows or 0 for t in tables)} rows in {len(tables)} tables, "
+            "counts and checksums equal")
 
 
 def _api_config(cfg: RunbookConfig, work: Path) -> RunbookConfig:
@@ -97,6 +92,7 @@ def _start_api(shell: Shell, cfg: RunbookConfig, target: str, work: Path,
                cleanup: contextlib.ExitStack) -> str:
     check_connection_budget(shell, cfg, target, cfg.api_workers, force=False)
     env = {**postgres_env(target, cfg), "UPLOAD_DIR": str(work / "uploads")}
+    write_env_file(cfg.path(cfg.api_env_file), env)  # what smoke's clean-up reads
     started = api_process.start_api(cfg, env)
     cleanup.callback(api_process.stop_api, cfg)
     return f"{cfg.api_workers} workers at {started.base_url}"
@@ -124,16 +120,13 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                     target = pg or cleanup.enter_context(throwaway_database(shell))
                     record.detail = redact_url(target)
                 with steps.step("schema"):
-                    apply_schema(shell, cfg, target)
+                    upgrade_target_schema(shell, cfg, target)
                 with steps.step("migrate") as record:
                     report.migration = run_migration(shell, cfg, source, target,
                                                      engine=engine, report=migration_report)
-                    record.detail = f"engine {(report.migration or {}).get('engine', '?')}"
+                    record.detail = f"engine {report.migration.engine if report.migration else '?'}"
                 with steps.step("verify") as record:
-                    counts, problems = count_mismatches(source, target)
-                    if problems:
-                        raise RunbookError("row counts differ: " + "; ".join(problems))
-                    record.detail = f"{sum(counts.values())} rows in {len(counts)} tables"
+                    record.detail = verified_detail(report.migration)
                 api_cfg = _api_config(cfg, work)
                 with steps.step("start API on PostgreSQL") as record:
                     record.detail = _start_api(shell, api_cfg, target, work, cleanup)
@@ -144,8 +137,7 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                     cleanup.close()
             report.ok = True
         finally:
-            report.tables = tables_from_migration(report.migration)
-            report.findings = findings_from_migration(report.migration)
+            report.findings = findings_lines(report.migration)
             report.window = estimate_window(report, source.stat().st_size if source.exists()
                                             else 0, report.step_seconds("migrate"),
                                             production_bytes)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from foundation.connection_budget import ConnectionPlan, check_budget
 from foundation.database_urls import redact_url
+from foundation.uvicorn_runner import wait_until_serving
 from runbook import api_process
 from runbook.api_env_file import (
     URL_KEY,
@@ -20,6 +21,7 @@ from runbook.api_env_file import (
     current_env,
     env_diff,
     postgres_env,
+    read_env_file,
     sqlite_url,
     write_env_file,
 )
@@ -45,7 +47,7 @@ def restart_api(shell: Shell, cfg: RunbookConfig, workers: int, *, production: b
     if production and cfg.deploy_cmd:
         shell.run_shell(cfg.deploy_cmd, env={"API_ENV_FILE": str(env_file)})
         if not shell.dry_run:
-            api_process.wait_until_ready(cfg.api_url, cfg.ready_timeout)
+            wait_until_serving(cfg.api_url, cfg.ready_timeout)
         return
     shell.say(f"restarting the local API ({workers} workers) at {cfg.api_url} with {env_file}")
     if shell.dry_run:
@@ -54,7 +56,7 @@ def restart_api(shell: Shell, cfg: RunbookConfig, workers: int, *, production: b
     if api_process.stop_api(cfg):
         shell.say(f"stopped the running API in {time.monotonic() - began:.1f} s")
     began = time.monotonic()
-    started = api_process.start_api(cfg, api_process.read_env_file(env_file), workers)
+    started = api_process.start_api(cfg, read_env_file(env_file), workers)
     shell.say(f"API ready at {started.base_url} in {time.monotonic() - began:.1f} s "
               f"(pid {started.pid}, log {started.log_path})")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from foundation.database_urls import redact_text
+from foundation.text_tables import render_table
+from sqlite_to_pg.report import MigrationReport, TableReport
 
 # The window is freeze + schema + migrate (scaled) + flip + smoke + unfreeze, times this factor.
 SAFETY_FACTOR = 1.5
@@ -33,41 +35,38 @@ class RehearsalReport:
     source: str
     target: str
     steps: list[StepRecord] = field(default_factory=list)
-    tables: list[dict[str, Any]] = field(default_factory=list)
-    findings: list[Any] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
     smoke: list[dict[str, Any]] = field(default_factory=list)
     window: dict[str, Any] = field(default_factory=dict)
-    migration: dict[str, Any] | None = None
+    migration: MigrationReport | None = None
     ok: bool = False
+
+    @property
+    def tables(self) -> list[TableReport]:
+        """Per table: rows, seconds, both sides' checksums and the verdict of the migration."""
+        return self.migration.load.tables if self.migration else []
 
     def step_seconds(self, name: str) -> float:
         return sum(step.seconds for step in self.steps if step.name == name)
 
 
-def tables_from_migration(report: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per-table rows, seconds, checksums and verdicts from the script's JSON report."""
-    return list(((report or {}).get("load") or {}).get("tables") or [])
-
-
-def findings_from_migration(report: dict[str, Any] | None) -> list[str]:
-    """The preflight findings of the script's JSON report, one line each."""
+def findings_lines(migration: MigrationReport | None) -> list[str]:
+    """The preflight findings of the migration's report, one line each."""
     lines = []
-    for finding in ((report or {}).get("preflight") or {}).get("findings") or []:
-        where = ".".join(filter(None, (finding.get("table"), finding.get("column"))))
-        status = "blocks the load" if finding.get("blocking") else \
-            f"coerced ({finding.get('coercion')})"
-        lines.append(f"{finding.get('category')}: {where}: {finding.get('count')} row(s), "
-                     f"{status}; e.g. {', '.join(map(str, finding.get('examples') or []))}")
+    for finding in migration.preflight.findings if migration else []:
+        status = "blocks the load" if finding.blocking else f"coerced ({finding.coercion})"
+        lines.append(f"{finding.category}: {finding.where}: {finding.count} row(s), "
+                     f"{status}; e.g. {', '.join(map(str, finding.examples))}")
     return lines
 
 
-def scaling_seconds(migration: dict[str, Any] | None, migrate_seconds: float) -> float:
+def scaling_seconds(migration: MigrationReport | None, migrate_seconds: float) -> float:
     """The part of the migrate step that grows with the data: the load and the verification.
 
     The rest (process start, preflight set-up, key re-adds of empty tables) is a fixed cost.
     """
-    load = ((migration or {}).get("load") or {}).get("seconds") or 0.0
-    verify = ((migration or {}).get("verification") or {}).get("seconds") or 0.0
+    load = (migration.load.seconds if migration else None) or 0.0
+    verify = (migration.verification.seconds if migration else None) or 0.0
     return min(migrate_seconds, load + verify) if load else migrate_seconds
 
 
@@ -95,13 +94,17 @@ def estimate_window(report: RehearsalReport, source_bytes: int, migrate_seconds:
     return estimate
 
 
-def _table_rows(tables: list[dict[str, Any]]) -> list[str]:
-    lines = ["| table | rows | seconds | SQLite checksum | PostgreSQL checksum | verdict |",
-             "|---|---:|---:|---|---|---|"]
-    lines += [f"| {t.get('table')} | {t.get('rows')} | {t.get('seconds')} | "
-              f"`{t.get('source_checksum')}` | `{t.get('target_checksum')}` | {t.get('verdict')} |"
-              for t in tables]
-    return lines
+def _tables_table(tables: list[TableReport]) -> str:
+    return render_table(
+        ("table", "rows", "seconds", "SQLite checksum", "PostgreSQL checksum", "verdict"),
+        [(t.table, t.rows, t.seconds, f"`{t.source_checksum}`", f"`{t.target_checksum}`",
+          t.verdict) for t in tables], right=(1, 2))
+
+
+def _steps_table(steps: list[StepRecord]) -> str:
+    return render_table(("step", "seconds", "result", "detail"),
+                        [(s.name, f"{s.seconds:.2f}", "ok" if s.ok else "FAILED", s.detail)
+                         for s in steps], right=(1,))
 
 
 def render_markdown(report: RehearsalReport) -> str:
@@ -109,12 +112,9 @@ def render_markdown(report: RehearsalReport) -> str:
     window = report.window
     lines = [f"# Rehearsal report — {'PASSED' if report.ok else 'FAILED'}", "",
              f"- started: {report.started_at}", f"- source: `{report.source}`",
-             f"- target: `{report.target}`", "", "## Steps", "",
-             "| step | seconds | result | detail |", "|---|---:|---|---|"]
-    lines += [f"| {s.name} | {s.seconds:.2f} | {'ok' if s.ok else 'FAILED'} | {s.detail} |"
-              for s in report.steps]
-    lines += ["", "## Tables (rows and checksums)", "", *_table_rows(report.tables), "",
-              "## Preflight findings", ""]
+             f"- target: `{report.target}`", "", "## Steps", "", _steps_table(report.steps),
+             "", "## Tables (rows and checksums)", "", _tables_table(report.tables), "",
+             "## Preflight findings", ""]
     lines += [f"- {finding}" for finding in report.findings] or ["- none"]
     lines += ["", "## Smoke test", ""]
     lines += [f"- {'PASS' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}"
@@ -142,7 +142,8 @@ def write_report(report: RehearsalReport, directory: Path) -> tuple[Path, Path]:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     json_path = directory / f"rehearsal-{stamp}.json"
     md_path = directory / f"rehearsal-{stamp}.md"
-    json_path.write_text(redact_text(json.dumps(asdict(report), indent=2, default=str)),
+    payload = {**asdict(report), "tables": [asdict(table) for table in report.tables]}
+    json_path.write_text(redact_text(json.dumps(payload, indent=2, default=str)),
                          encoding="utf-8")
     md_path.write_text(render_markdown(report), encoding="utf-8")
     return json_path, md_path

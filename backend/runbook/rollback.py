@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from psycopg2 import sql
 
 from app.models import Base
 from foundation.database_urls import libpq_url
+from foundation.sqlite_files import open_read_only
 from runbook.api_env_file import current_database_url, sqlite_env
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
@@ -56,7 +56,7 @@ class TableDelta:
 
 def _snapshot_keys(snapshot: Path, table: str, key: tuple[str, ...]) -> set[tuple]:
     columns = ", ".join(f'"{name}"' for name in key)
-    with contextlib.closing(sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(snapshot)) as conn:
         return {tuple(row) for row in conn.execute(f'SELECT {columns} FROM "{table}"')}
 
 

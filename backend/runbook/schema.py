@@ -40,7 +40,7 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def apply_schema(shell: Shell, cfg: RunbookConfig, url: str) -> str:
+def upgrade_target_schema(shell: Shell, cfg: RunbookConfig, url: str) -> str:
     """Say current → head, upgrade when needed, and check the database is at head after."""
     head = head_revision(cfg)
     try:
@@ -74,4 +74,4 @@ def apply_schema(shell: Shell, cfg: RunbookConfig, url: str) -> str:
 def schema(ctx, pg: str | None = None, yes: bool = False, dry_run: bool = False) -> None:
     """[rehearsal 2 / cutover 3] Apply the schema: alembic upgrade head (current/head shown)."""
     cfg = config_from(ctx)
-    apply_schema(Shell(dry_run=dry_run, assume_yes=yes), cfg, cfg.require_target(pg))
+    upgrade_target_schema(Shell(dry_run=dry_run, assume_yes=yes), cfg, cfg.require_target(pg))

@@ -2,6 +2,13 @@
 
 Every command a task runs goes through :class:`Shell`, so the operator sees exactly what
 happens, and ``--dry-run`` shows the same lines while changing nothing.
+
+Why not Invoke's ``ctx.run(echo=True, dry=…)``: its echo prints the raw command string
+(``run.echo_format`` only formats ``{command}``) and never the extra environment, so a secret
+passed as ``env`` (``DB_URL`` for Alembic, ``PGPASSWORD`` for the script) would either be
+invisible in the echo or have to move onto the command line, where ``ps`` shows it. The echo
+here shows both, redacted; the question asked before a destructive step is
+``foundation.confirmation``'s, the same one the migration CLI asks.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from foundation.confirmation import NoTerminal, confirm
 from foundation.database_urls import redact_text
 from runbook.errors import RunbookError
 
@@ -85,11 +93,10 @@ class Shell:
         """Ask yes/no on the terminal; ``--yes`` and dry runs answer without asking."""
         if self.assume_yes or self.dry_run:
             return True
-        if not sys.stdin.isatty():
-            raise RunbookError(f"{question} — needs confirmation, but there is no terminal; "
-                               "re-run with --yes to proceed without asking")
-        answer = input(f"{redact_text(question)} [y/N] ").strip().lower()
-        return answer in ("y", "yes")
+        try:
+            return confirm(question)
+        except NoTerminal as exc:
+            raise RunbookError(str(exc)) from None
 
     def require_confirmation(self, question: str) -> None:
         """Confirm or stop: a "no" ends the task with nothing further done."""

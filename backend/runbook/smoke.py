@@ -25,6 +25,7 @@ from websockets.sync.client import connect as ws_connect
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
+from runbook.smoke_cleanup import SmokeLeftovers, remove_leftovers
 
 HTTP_TIMEOUT_S = 10.0
 WS_TIMEOUT_S = 10.0
@@ -55,7 +56,7 @@ class SmokeSession:
     token: str = ""
     user_id: int = 0
     frozen: bool = False
-    notes: dict = field(default_factory=dict)
+    created: SmokeLeftovers = field(default_factory=SmokeLeftovers)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -121,7 +122,7 @@ def check_websocket(s: SmokeSession) -> str:
         thread = expect(s.client.post("/threads", headers=s.auth, json={
             "title": f"smoke {uuid.uuid4().hex[:8]}", "member_ids": [s.user_id]}),
             201, "POST /threads")
-        thread_id = thread["id"]
+        thread_id = s.created.thread_id = thread["id"]
     with ws_connect(_ws_url(s.base_url, s.token), open_timeout=WS_TIMEOUT_S) as socket:
         ready = _next_frame(socket, lambda f: f.get("type") == "ready", "ready")
         thread_ids = ready.get("thread_ids") or []
@@ -200,6 +201,7 @@ def check_uploads(s: SmokeSession) -> str:
     if s.frozen:
         return expect_refused(answer, "POST /uploads")
     meta = expect(answer, 201, "POST /uploads")
+    s.created.upload_id = meta["id"]
     if meta.get("sha256") != digest or meta.get("size_bytes") != UPLOAD_BYTES:
         raise CheckFailed(f"upload metadata differs: sha256 {meta.get('sha256')} "
                           f"size {meta.get('size_bytes')}, expected {digest} {UPLOAD_BYTES}")
@@ -217,11 +219,16 @@ CHECKS: list[tuple[str, Callable[[SmokeSession], str]]] = [
 
 
 def run_smoke(base_url: str, email: str, password: str,
-              report: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
-    """Run every check in order (stopping after a failed login); report each as it ends."""
+              report: Callable[[CheckResult], None] | None = None,
+              created: SmokeLeftovers | None = None) -> list[CheckResult]:
+    """Run every check in order (stopping after a failed login); report each as it ends.
+
+    ``created`` collects the ids of what the checks made, for :func:`remove_leftovers`.
+    """
     results: list[CheckResult] = []
     with httpx.Client(base_url=base_url, timeout=HTTP_TIMEOUT_S) as client:
-        session = SmokeSession(client=client, base_url=base_url, email=email, password=password)
+        session = SmokeSession(client=client, base_url=base_url, email=email, password=password,
+                               created=created if created is not None else SmokeLeftovers())
         for name, check in CHECKS:
             started = time.monotonic()
             try:
@@ -243,13 +250,21 @@ def format_result(result: CheckResult) -> str:
 
 
 def smoke_or_fail(shell: Shell, cfg: RunbookConfig) -> list[dict]:
-    """Run the smoke test, print a line per check, raise when any check failed."""
+    """Run the smoke test, print a line per check, remove what it created, raise when any
+    check failed."""
     shell.say(f"smoke test against {cfg.api_url} as {cfg.smoke_email}")
     if shell.dry_run:
-        shell.say("[dry-run] would run: " + ", ".join(name for name, _ in CHECKS))
+        shell.say("[dry-run] would run: " + ", ".join(name for name, _ in CHECKS)
+                  + "; then remove the thread, message and upload it creates")
         return []
-    results = run_smoke(cfg.api_url, cfg.smoke_email, cfg.smoke_password,
-                        report=lambda r: shell.say(format_result(r)))
+    created = SmokeLeftovers()
+    try:
+        results = run_smoke(cfg.api_url, cfg.smoke_email, cfg.smoke_password,
+                            report=lambda r: shell.say(format_result(r)), created=created)
+    finally:
+        if created:
+            for line in remove_leftovers(cfg, created):
+                shell.say(line)
     failed = [r.name for r in results if not r.ok]
     if failed or len(results) < len(CHECKS):
         raise RunbookError(f"smoke test failed: {', '.join(failed)}")
@@ -260,10 +275,11 @@ def smoke_or_fail(shell: Shell, cfg: RunbookConfig) -> list[dict]:
     "api_url": "base URL of the running API (default: API_URL)",
     "email": "account to log in with (default: SMOKE_EMAIL)",
     "password": "its password (default: SMOKE_PASSWORD); never printed",
+    "dry_run": "say which checks would run against which API; send nothing",
 })
 def smoke(ctx, api_url: str | None = None, email: str | None = None,
-          password: str | None = None) -> None:
+          password: str | None = None, dry_run: bool = False) -> None:
     """[rehearsal 5] Smoke test the running API: login, me, WebSocket, bookings, uploads."""
     cfg = config_from(ctx).with_overrides(api_url=api_url, smoke_email=email,
                                           smoke_password=password)
-    smoke_or_fail(Shell(), cfg)
+    smoke_or_fail(Shell(dry_run=dry_run), cfg)

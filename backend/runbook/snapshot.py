@@ -15,12 +15,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.sqlite_files import open_read_only
 from runbook.config import config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,13 @@ def sidecar_path(path: Path) -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def integrity_problems(path: Path) -> list[str]:
     """``PRAGMA integrity_check`` of a SQLite file: an empty list when it is sound."""
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(path)) as conn:
         rows = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     return [] if rows == ["ok"] else rows
 
@@ -60,7 +57,7 @@ def snapshot_name(source: Path, now: dt.datetime | None = None) -> str:
     return f"{source.stem}-{stamp}.sqlite"
 
 
-def take_snapshot(source: Path, dest_dir: Path) -> Snapshot:
+def back_up_sqlite_file(source: Path, dest_dir: Path) -> Snapshot:
     """Back up ``source`` into ``dest_dir`` online, check it, checksum it, make it read-only."""
     if not source.is_file():
         raise RunbookError(f"no SQLite file at {source} (set SQLITE_PATH or pass --sqlite)")
@@ -68,7 +65,7 @@ def take_snapshot(source: Path, dest_dir: Path) -> Snapshot:
     target = dest_dir / snapshot_name(source)
     if target.exists():
         raise RunbookError(f"{target} already exists; refusing to overwrite a snapshot")
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+    with contextlib.closing(open_read_only(source)) as src, \
             contextlib.closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
     problems = integrity_problems(target)
@@ -118,7 +115,7 @@ def snapshot(ctx, sqlite: str | None = None, dest: str | None = None,
     if dry_run:
         shell.say("[dry-run] nothing copied")
         return
-    taken = take_snapshot(source, dest_dir)
+    taken = back_up_sqlite_file(source, dest_dir)
     verify_snapshot(taken.path)
     shell.say(f"snapshot ok: {taken.path} ({taken.size_bytes} bytes), integrity ok, "
               f"sha256 {taken.sha256}, read-only; checksum in {taken.sidecar.name}")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from psycopg2 import sql
 
+from foundation.sqlite_files import open_read_only
+
 SKIPPED_TABLES = frozenset({"alembic_version"})
 SKIPPED_PREFIX = "sqlite_"
 TARGET_ONLY_TYPES = frozenset({"tsvector"})  # filled by the target: never loaded or compared
@@ -45,18 +47,8 @@ class SourceTable:
 
 
 def open_source(path: str | Path) -> sqlite3.Connection:
-    """Open a SQLite file read-only (``mode=ro``): nothing this connection does can change it.
-
-    ``immutable=1`` is deliberately not used: the API may still be writing to the file.
-    Raises ``FileNotFoundError`` when there is no such file.
-    """
-    resolved = Path(path).resolve()
-    if not resolved.is_file():
-        raise FileNotFoundError(f"SQLite file not found: {path}")
-    uri = f"{resolved.as_uri()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-    conn.execute("PRAGMA query_only = ON")
-    return conn
+    """Open the source file read-only (``foundation.sqlite_files``), usable from any thread."""
+    return open_read_only(path, check_same_thread=False)
 
 
 def quote_sqlite(name: str) -> str:

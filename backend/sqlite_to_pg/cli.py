@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from foundation.confirmation import NoTerminal, confirm
 from foundation.database_urls import DatabaseUrlError, describe_database, libpq_url, redact_url
 from sqlite_to_pg import engines
 from sqlite_to_pg.catalog import Plan, open_source, read_plan
@@ -29,7 +30,6 @@ from sqlite_to_pg.report import (
     format_findings,
     format_table,
     table_rows,
-    write_report,
 )
 from sqlite_to_pg.sequences import reset_sequences, restore_positions, sequence_positions
 from sqlite_to_pg.type_table import pgloader_can_carry
@@ -153,11 +153,11 @@ def confirm_truncation(occupied: dict[str, int], assume_yes: bool, target: str) 
     question = (f"{len(occupied)} target table(s) in {target} hold "
                 f"{sum(occupied.values()):,} rows that the load would discard by truncating "
                 f"them ({', '.join(named[:5])}{', …' if len(named) > 5 else ''}).")
-    if not sys.stdin.isatty():
-        raise CliError(f"{question} Refusing without confirmation: no terminal to ask on; "
-                       "rerun with --yes.", EXIT_REFUSED)
-    answer = input(f"{question} Type 'yes' to continue: ").strip().lower()
-    if answer != "yes":
+    try:
+        confirmed = confirm(f"{question} Continue?")
+    except NoTerminal as exc:
+        raise CliError(str(exc), EXIT_REFUSED) from None
+    if not confirmed:
         raise CliError("not confirmed; nothing was written", EXIT_REFUSED)
 
 
@@ -258,11 +258,11 @@ class Run:
         if self.args.report is None:
             return
         status = "ok" if code == EXIT_OK else "failed"
-        write_report(self.args.report, build_report(
+        build_report(
             status=status, exit_code=code, sqlite_path=self.args.sqlite, pg_url=self.args.pg,
             engine=self.args.engine, preflight=self.preflight, result=self.result,
             messages=self.messages, seconds=time.monotonic() - self.started,
-            dry_run=self.args.dry_run))
+            dry_run=self.args.dry_run).write(self.args.report)
 
 
 def main(argv: list[str] | None = None) -> int:

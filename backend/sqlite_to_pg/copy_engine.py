@@ -1,6 +1,6 @@
 """The built-in loader: one transaction, one connection, COPY streamed straight from SQLite.
 
-Shape (see shared/design.md): save the foreign-key and index definitions, drop the keys,
+Shape (measured in docs/benchmarks.md): save the foreign-key and index definitions, drop the keys,
 TRUNCATE the plan's tables, drop the indexes (``sqlite_to_pg.indexes``), COPY every table in
 FK-topological order (``WITH (FREEZE)`` on ordinary tables: they were truncated in this
 transaction), rebuild the indexes and re-add the keys from the saved definitions, then
@@ -20,7 +20,6 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +78,7 @@ class _ChunkReader:
                         break
                     self._queue.put((len(lines), lines))
             self._queue.put((0, []))
-        except Exception as exc:  # noqa: BLE001 - handed to the reading side
+        except Exception as exc:  # handed to the reading side
             self._queue.put((-1, exc))
 
     def read(self, size: int = -1) -> bytes:
@@ -216,12 +215,3 @@ class CopyEngine:
         seconds = time.monotonic() - started
         progress.finish_table(rows, seconds)
         return TableLoad(table=table.name, rows=rows, seconds=seconds)
-
-
-def iter_copy_rows(sqlite_path: Path, table: TablePlan,
-                   coercions: frozenset[str] = frozenset()) -> Iterator[bytes]:
-    """Every COPY row of ``table`` (for tools and tests that want to look at them)."""
-    with contextlib.closing(open_source(sqlite_path)) as src:
-        register_functions(src)
-        for (line,) in src.execute(copy_rows_query(table, coercions)):
-            yield line

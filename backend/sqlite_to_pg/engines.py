@@ -65,7 +65,7 @@ class LoadFailed(RuntimeError):
 
 
 class EngineUnavailable(RuntimeError):
-    """The requested engine cannot run here (not installed, not written yet)."""
+    """The requested engine is unknown or cannot run here (e.g. pgloader not installed)."""
 
 
 class LoadEngine(Protocol):
@@ -90,15 +90,4 @@ def get_engine(name: str, **options: Any) -> LoadEngine:
         raise EngineUnavailable(f"unknown engine {name!r} (choose from: "
                                 f"{', '.join(sorted(_ENGINE_CLASSES))})")
     module_name, class_name = _ENGINE_CLASSES[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise EngineUnavailable(f"the {name} engine is not available in this version "
-                                f"({module_name} is missing); use --engine copy") from exc
-    engine_class = getattr(module, class_name, None)
-    if engine_class is None:
-        raise EngineUnavailable(f"the {name} engine is not available: {module_name} has no "
-                                f"{class_name}; use --engine copy")
-    return engine_class(**options)
+    return getattr(importlib.import_module(module_name), class_name)(**options)

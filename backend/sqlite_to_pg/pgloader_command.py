@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from foundation.database_urls import libpq_url, redact_text
+from foundation.sqlite_files import open_read_only
 from sqlite_to_pg.engines import EngineUnavailable
 
 PGLOADER = "pgloader"
@@ -120,8 +120,7 @@ def include_list(sqlite_path: Path, tables: Sequence[str]) -> str:
                 f"table {name!r}: pgloader cannot name a table containing a quote; "
                 "use --engine copy")
     patterns = ", ".join(f"'{name}'" for name in tables)
-    uri = f"{sqlite_path.resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+    with contextlib.closing(open_read_only(sqlite_path)) as conn:
         where = " OR ".join("name LIKE ?" for _ in tables)
         rows = conn.execute(
             f"SELECT name FROM sqlite_master WHERE type = 'table' AND ({where})", list(tables))

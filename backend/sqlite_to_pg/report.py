@@ -6,14 +6,17 @@ Every URL that reaches the report goes through ``redact_url``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+
+from pydantic import TypeAdapter
 
 from foundation.database_urls import redact_url
-from sqlite_to_pg.engines import LoadResult
+from foundation.text_tables import render_table
+from sqlite_to_pg.engines import LoadResult, TableLoad
 from sqlite_to_pg.preflight import Finding, PreflightReport
 from sqlite_to_pg.values import CATEGORIES
+from sqlite_to_pg.verify import TableCheck
 
 
 def format_findings(findings: list[Finding]) -> str:
@@ -32,13 +35,8 @@ def format_findings(findings: list[Finding]) -> str:
 
 
 def format_table(rows: list[tuple[str, str, str, str]]) -> str:
-    """A plain-text table with a header row."""
-    header = ("table", "rows", "seconds", "checksum")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
-    lines = [" | ".join(str(cell).ljust(widths[i]) if i in (0, 3) else str(cell).rjust(widths[i])
-                        for i, cell in enumerate(row)) for row in [header, *rows]]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(lines)
+    """The end table: per table, rows loaded, seconds and the checksum verdict."""
+    return render_table(("table", "rows", "seconds", "checksum"), rows, right=(1, 2))
 
 
 def table_rows(result: LoadResult | None) -> list[tuple[str, str, str, str]]:
@@ -54,52 +52,109 @@ def table_rows(result: LoadResult | None) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+@dataclass
+class TableReport:
+    """One table of a run: rows loaded, seconds, and both sides' count and checksum."""
+
+    table: str
+    rows: int
+    seconds: float
+    source_rows: int | None = None
+    target_rows: int | None = None
+    source_checksum: str | None = None
+    target_checksum: str | None = None
+    verdict: str = "not verified"
+
+
+@dataclass
+class PreflightSection:
+    ok: bool | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    coercions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class LoadSection:
+    committed: bool = False
+    seconds: float | None = None
+    tables: list[TableReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerificationSection:
+    ok: bool | None = None
+    seconds: float | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MigrationReport:
+    """The migration command's JSON report (``--report FILE``), written and read back typed.
+
+    The runbook reads it with :meth:`read` instead of walking the JSON by hand; the target URL
+    in it is always redacted.
+    """
+
+    status: str
+    exit_code: int
+    dry_run: bool
+    source: str
+    target: str
+    engine: str
+    seconds: float
+    preflight: PreflightSection = field(default_factory=PreflightSection)
+    load: LoadSection = field(default_factory=LoadSection)
+    verification: VerificationSection = field(default_factory=VerificationSection)
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        """The run committed and its verification held for every table."""
+        return bool(self.load.committed and self.verification.ok
+                    and all(table.verdict == "ok" for table in self.load.tables))
+
+    def write(self, path: Path) -> None:
+        """Write the report as indented JSON."""
+        path.write_text(json.dumps(asdict(self), indent=2, default=str) + "\n",
+                        encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> MigrationReport:
+        """Read a report that :meth:`write` wrote (a malformed one raises ``ValueError``)."""
+        return TypeAdapter(cls).validate_json(path.read_bytes())
+
+
+def _table_report(load: TableLoad, check: TableCheck | None) -> TableReport:
+    if check is None:
+        return TableReport(table=load.table, rows=load.rows, seconds=round(load.seconds, 3))
+    return TableReport(
+        table=load.table, rows=load.rows, seconds=round(load.seconds, 3),
+        source_rows=check.source_rows, target_rows=check.target_rows,
+        source_checksum=f"{check.source_checksum:016x}",
+        target_checksum=f"{check.target_checksum:016x}", verdict=check.verdict)
+
+
 def build_report(*, status: str, exit_code: int, sqlite_path: Path, pg_url: str, engine: str,
                  preflight: PreflightReport | None, result: LoadResult | None,
-                 messages: list[str], seconds: float, dry_run: bool) -> dict[str, Any]:
-    """The JSON-ready report of a run."""
+                 messages: list[str], seconds: float, dry_run: bool) -> MigrationReport:
+    """The report of a run, however far it got."""
     verification = getattr(result, "verification", None)
     checks = {check.table: check for check in getattr(verification, "tables", [])}
-    tables = []
-    for load in (result.tables if result else []):
-        check = checks.get(load.table)
-        tables.append({
-            "table": load.table, "rows": load.rows, "seconds": round(load.seconds, 3),
-            "source_rows": check.source_rows if check else None,
-            "target_rows": check.target_rows if check else None,
-            "source_checksum": f"{check.source_checksum:016x}" if check else None,
-            "target_checksum": f"{check.target_checksum:016x}" if check else None,
-            "verdict": check.verdict if check else "not verified",
-        })
-    return {
-        "status": status,
-        "exit_code": exit_code,
-        "dry_run": dry_run,
-        "source": str(sqlite_path),
-        "target": redact_url(pg_url),
-        "engine": engine,
-        "seconds": round(seconds, 3),
-        "preflight": {
-            "ok": preflight.ok if preflight else None,
-            "row_counts": preflight.row_counts if preflight else {},
-            "findings": [asdict(finding) for finding in preflight.findings] if preflight else [],
-            "coercions": preflight.coerced() if preflight else {},
-        },
-        "load": {
-            "committed": result.committed if result else False,
-            "seconds": round(result.seconds, 3) if result else None,
-            "tables": tables,
-            "notes": result.notes if result else [],
-        },
-        "verification": {
-            "ok": verification.ok if verification else None,
-            "seconds": round(verification.seconds, 3) if verification else None,
-            "problems": verification.problems if verification else [],
-        },
-        "messages": messages,
-    }
-
-
-def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Write the report as indented JSON."""
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    report = MigrationReport(status=status, exit_code=exit_code, dry_run=dry_run,
+                             source=str(sqlite_path), target=redact_url(pg_url), engine=engine,
+                             seconds=round(seconds, 3), messages=messages)
+    if preflight is not None:
+        report.preflight = PreflightSection(ok=preflight.ok, row_counts=preflight.row_counts,
+                                            findings=preflight.findings,
+                                            coercions=preflight.coerced())
+    if result is not None:
+        report.load = LoadSection(
+            committed=result.committed, seconds=round(result.seconds, 3), notes=result.notes,
+            tables=[_table_report(load, checks.get(load.table)) for load in result.tables])
+    if verification is not None:
+        report.verification = VerificationSection(ok=verification.ok,
+                                                  seconds=round(verification.seconds, 3),
+                                                  problems=verification.problems)
+    return report

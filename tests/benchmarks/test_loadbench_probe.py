@@ -8,7 +8,7 @@ import time
 import psycopg2
 import pytest
 
-from benchmarks.load.database import Target, apply_schema
+from benchmarks.load.database import Target, upgrade_bench_schema
 from benchmarks.load.probe import ConnectionSampler, counters_delta, read_counters
 from benchmarks.load.results import QueryCounts
 
@@ -29,7 +29,7 @@ def wait_for_user_scans(target: Target, before: QueryCounts, at_least: int) -> Q
 
 def test_sampler_sees_the_open_connections_and_counters_see_three_user_queries(pg_server,
                                                                                 pg_url):
-    apply_schema(pg_url)
+    upgrade_bench_schema(pg_url)
     target = Target("postgresql", pg_url, pg_url.rsplit("/", 1)[-1], pg_server.url)
     before = read_counters(target)
     with contextlib.ExitStack() as stack:

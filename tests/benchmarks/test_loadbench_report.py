@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from benchmarks.load.report import render, table, verdicts
-from benchmarks.load.results import ErrorSample, LoadResult, QueryCounts, StormResult
+from benchmarks.load.report import render, verdicts
+from benchmarks.load.results import ErrorSample, QueryCounts, ScenarioResult, StormResult
 from benchmarks.load.stats import summarize, summarize_gauge
+from foundation.text_tables import render_table
 
 NO_ERRORS = {"5xx": 0, "timeout": 0, "connection": 0, "4xx": 0, "ws": 0}
 
 
-def load_result(scenario: str, workers: int, requests_per_s: float, **changes) -> LoadResult:
-    result = LoadResult(
+def load_result(scenario: str, workers: int, requests_per_s: float, **changes) -> ScenarioResult:
+    result = ScenarioResult(
         scenario=scenario, backend="sqlite" if scenario.startswith("sqlite") else "postgresql",
         workers=workers, clients=16, wall_s=20.0, requests=int(requests_per_s * 20),
         requests_per_s=requests_per_s, latency=summarize([0.01, 0.02, 0.05]),
@@ -35,7 +36,7 @@ def storm_result(first_user_scans: int, reconnect_user_scans: int, workers: int 
 
 
 def test_table_pads_every_column_to_its_widest_cell():
-    lines = table(["a", "long header"], [["wide cell", "1"], ["x", "22"]]).splitlines()
+    lines = render_table(["a", "long header"], [["wide cell", "1"], ["x", "22"]]).splitlines()
     assert lines[0] == "| a         | long header |"
     assert lines[1] == "|-----------|-------------|"
     assert len({len(line) for line in lines}) == 1

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
 from benchmarks.load.config import WORKLOAD_MIX, parse_mix
 from benchmarks.load.results import Recorder
-from benchmarks.load.stats import percentile, summarize, summarize_gauge
+from benchmarks.load.stats import summarize, summarize_gauge
 
 
-def test_percentile_matches_the_inclusive_method_of_the_standard_library():
-    values = sorted([3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.3, 5.8, 9.7, 0.2, 7.1])
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    for rank in (1, 25, 50, 95, 99):
-        assert percentile(values, rank / 100) == pytest.approx(cuts[rank - 1])
-
-
-def test_percentile_ends_are_min_and_max_and_one_value_is_every_percentile():
-    assert percentile([1.0, 2.0, 10.0], 0.0) == 1.0
-    assert percentile([1.0, 2.0, 10.0], 1.0) == 10.0
-    assert percentile([7.0], 0.99) == 7.0
-    assert percentile([0.0, 10.0], 0.95) == pytest.approx(9.5)
-
-
-@pytest.mark.parametrize("values, fraction", [([], 0.5), ([1.0], 1.5), ([1.0], -0.1)])
-def test_percentile_refuses_no_values_and_fractions_outside_zero_to_one(values, fraction):
-    with pytest.raises(ValueError):
-        percentile(values, fraction)
+def test_percentiles_interpolate_between_ranks_and_one_sample_is_every_percentile():
+    summary = summarize([0.0, 0.010])
+    assert summary.p50_ms == pytest.approx(5.0)
+    assert summary.p95_ms == pytest.approx(9.5)
+    single = summarize([0.007])
+    assert single.p50_ms == single.p99_ms == single.max_ms == pytest.approx(7.0)
 
 
 def test_summarize_sorts_and_converts_seconds_to_milliseconds():

@@ -75,13 +75,13 @@ def api_running(environ: dict[str, str], database_env: dict[str, str],
     """Write the API's env file (database settings + test secrets), start the API as the
     runbook does, yield the config; stop whichever API the pid file names afterwards."""
     from runbook import api_process
-    from runbook.api_env_file import write_env_file
+    from runbook.api_env_file import read_env_file, write_env_file
 
     cfg = config_for(environ)
     write_env_file(cfg.path(cfg.api_env_file), {
         **database_env, "SECRET_KEY": environ["SECRET_KEY"], "UPLOAD_DIR": environ["UPLOAD_DIR"],
         "MAINTENANCE_CACHE_SECONDS": str(maintenance_cache_seconds)})
-    api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
+    api_process.start_api(cfg, read_env_file(cfg.path(cfg.api_env_file)))
     try:
         yield cfg
     finally:

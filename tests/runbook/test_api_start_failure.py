@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from foundation.throwaway_postgres import free_port
-from runbook.api_process import wait_until_ready
-from runbook.errors import RunbookError
+from foundation.uvicorn_runner import ApiStartFailed, wait_until_serving
 
 
 def test_an_api_that_exits_while_starting_is_reported_with_a_redacted_log(tmp_path):
@@ -20,8 +19,8 @@ def test_an_api_that_exits_while_starting_is_reported_with_a_redacted_log(tmp_pa
              "print('cannot reach postgresql://app:hunter2@db:5432/app'); raise SystemExit(3)"],
             stdout=handle, stderr=subprocess.STDOUT)
     process.wait(timeout=30)
-    with pytest.raises(RunbookError) as failed:
-        wait_until_ready(f"http://127.0.0.1:{free_port()}", 10, process, log)
+    with pytest.raises(ApiStartFailed) as failed:
+        wait_until_serving(f"http://127.0.0.1:{free_port()}", 10, process=process, log_path=log)
     message = str(failed.value)
     assert "exited with code 3" in message
     assert "postgresql://app:***@db:5432/app" in message and "hunter2" not in message

@@ -18,6 +18,7 @@ from write_traffic import WriteTraffic
 
 from app.models import Base
 from foundation.database_urls import libpq_url
+from foundation.sqlite_files import open_read_only
 from runbook.api_env_file import current_database_url, sqlite_env
 from runbook.freeze import write_probe
 
@@ -28,7 +29,7 @@ KEYED_TABLES = [t for t in Base.metadata.sorted_tables if t.name != "maintenance
 
 def _sqlite_keys(path, table) -> set[tuple]:
     columns = ", ".join(c.name for c in table.primary_key.columns)
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(path)) as conn:
         return set(conn.execute(f"SELECT {columns} FROM {table.name}").fetchall())
 
 

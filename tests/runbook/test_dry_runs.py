@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from foundation.database_urls import libpq_url, sqlalchemy_url
 from runbook.api_env_file import postgres_env, sqlite_env, write_env_file
 from runbook.freeze import read_flag
-from runbook.snapshot import take_snapshot
+from runbook.snapshot import back_up_sqlite_file
 
 pytestmark = pytest.mark.requires_pg
 
@@ -113,7 +113,7 @@ def test_schema_and_migrate_dry_runs_leave_the_target_as_it_was(on_sqlite, pg_ur
 
 def test_rollback_dry_run_counts_new_rows_and_changes_nothing(on_sqlite, pg_url, tmp_path):
     environ, cfg, sqlite_path = on_sqlite
-    snapshot = take_snapshot(sqlite_path, cfg.path(cfg.snapshot_dir))
+    snapshot = back_up_sqlite_file(sqlite_path, cfg.path(cfg.snapshot_dir))
     upgrade_schema(sqlalchemy_url(pg_url))
     with contextlib.closing(psycopg2.connect(libpq_url(pg_url))) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO users (id, email, name, password_hash, is_admin, created_at) "

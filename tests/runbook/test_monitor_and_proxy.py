@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 
 import pytest
 from helpers import upgrade_schema
+from rich.console import Console
 from runbook_support import api_running, config_for, run_invoke, runbook_environ
 
 from foundation.database_urls import sqlalchemy_url
 from runbook.api_env_file import postgres_env
 from runbook.compose import docker_engine_status
 from runbook.errors import RunbookError
-from runbook.monitor import LiveTable, MonitorState, table_lines
+from runbook.monitor import LiveTable, MonitorState
 from runbook.proxy import credentials_kind
 
 
@@ -41,15 +44,18 @@ def test_monitor_passes_within_thresholds_and_fails_past_them(api_on_postgres):
     assert "Traceback" not in strict.stderr
 
 
-def test_live_table_redraws_in_place(capsys):
+def test_live_table_redraws_in_place():
     state = MonitorState(pool_limit=10, latencies_ms=[1.0, 2.0, 30.0], probes=3, errors=1,
                          last_states={"active": 2, "idle": 3})
-    table = LiveTable()
-    table.draw(table_lines(state, 1.0))
-    table.draw(table_lines(state, 2.0))
-    out = capsys.readouterr().out
-    assert out.count("\x1b[6F\x1b[J") == 1  # the second draw moves up over the 6 lines
-    assert "connections                5 / 10" in out and "errors" in out
+    terminal = io.StringIO()
+    with LiveTable(Console(file=terminal, force_terminal=True, width=80)) as table:
+        table.draw(state, 1.0)
+        table.draw(state, 2.0)
+    out = terminal.getvalue()
+    first, second = out.index("t=  1.0 s"), out.index("t=  2.0 s")
+    assert "\x1b[1A" in out[first:second]  # the second draw moves the cursor up over the first
+    assert re.search(r"connections +5 / 10", out) and "  idle" in out
+    assert re.search(r"errors +1 / 3 \(33\.3%\)", out)
 
 
 @pytest.mark.parametrize(("payload", "kind"), [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from helpers import api_env, run_api
 from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
+from foundation.sqlite_files import open_read_only
 from runbook.api_env_file import sqlite_env
 from runbook.freeze import read_flag, set_freeze, write_probe
 from runbook.shell import Shell
@@ -30,11 +33,31 @@ def running_api(tmp_path_factory) -> Iterator[tuple[dict, object, Path]]:
         yield environ, cfg, sqlite_path
 
 
-def test_smoke_passes_every_check_on_a_healthy_api(running_api):
-    _environ, cfg, _path = running_api
-    results = smoke_or_fail(Shell(), cfg)
+def _leftover_counts(sqlite_path: Path, upload_dir: Path) -> dict[str, int]:
+    with contextlib.closing(open_read_only(sqlite_path)) as conn:
+        counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                  for table in ("chat_threads", "thread_members", "chat_messages", "uploads")}
+    return {**counts, "upload files": len(list(upload_dir.glob("*")))}
+
+
+def test_smoke_passes_every_check_on_a_healthy_api_and_removes_what_it_created(running_api):
+    environ, cfg, sqlite_path = running_api
+    upload_dir = Path(environ["UPLOAD_DIR"])
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    before = _leftover_counts(sqlite_path, upload_dir)
+    said = io.StringIO()
+    results = smoke_or_fail(Shell(out=said), cfg)
     assert [r["name"] for r in results] == [name for name, _ in CHECKS]
     assert all(r["ok"] for r in results)
+    assert _leftover_counts(sqlite_path, upload_dir) == before
+    assert "removed smoke thread" in said.getvalue() and "and its file" in said.getvalue()
+
+
+def test_smoke_dry_run_sends_nothing(tmp_path):
+    environ = runbook_environ(tmp_path)  # nothing listens at its API_URL
+    done = run_invoke("smoke", "--dry-run", environ=environ)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[dry-run] would run: login, me, websocket, bookings, uploads" in done.stdout
 
 
 def test_smoke_reports_a_wrong_password_as_a_failed_login(running_api):

@@ -12,9 +12,10 @@ import threading
 
 import pytest
 
+from foundation.sqlite_files import open_read_only
 from runbook.config import PROJECT_ROOT
 from runbook.errors import RunbookError
-from runbook.snapshot import take_snapshot, verify_snapshot
+from runbook.snapshot import back_up_sqlite_file, verify_snapshot
 
 
 @pytest.fixture
@@ -29,12 +30,12 @@ def live_sqlite(tmp_path):
 
 
 def test_snapshot_is_consistent_checked_and_read_only(live_sqlite, tmp_path):
-    taken = take_snapshot(live_sqlite, tmp_path / "snaps")
+    taken = back_up_sqlite_file(live_sqlite, tmp_path / "snaps")
     assert taken.sha256 == hashlib.sha256(taken.path.read_bytes()).hexdigest()
     assert taken.sidecar.read_text() == f"{taken.sha256}  {taken.path.name}\n"
     for path in (taken.path, taken.sidecar):
         assert not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    with contextlib.closing(sqlite3.connect(f"file:{taken.path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(taken.path)) as conn:
         assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == 2000
     assert verify_snapshot(taken.path).sha256 == taken.sha256
 
@@ -52,17 +53,17 @@ def test_snapshot_while_a_writer_is_busy_is_a_consistent_state(live_sqlite, tmp_
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        taken = take_snapshot(live_sqlite, tmp_path / "snaps")
+        taken = back_up_sqlite_file(live_sqlite, tmp_path / "snaps")
     finally:
         stop.set()
         thread.join()
-    with contextlib.closing(sqlite3.connect(f"file:{taken.path}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(open_read_only(taken.path)) as conn:
         count = conn.execute("SELECT count(*) FROM items").fetchone()[0]
     assert count >= 2000 and (count - 2000) % 10 == 0
 
 
 def test_a_changed_snapshot_is_detected(live_sqlite, tmp_path):
-    taken = take_snapshot(live_sqlite, tmp_path / "snaps")
+    taken = back_up_sqlite_file(live_sqlite, tmp_path / "snaps")
     taken.path.chmod(0o644)
     with contextlib.closing(sqlite3.connect(taken.path)) as conn:
         conn.execute("DELETE FROM items WHERE id = 1")
@@ -73,7 +74,7 @@ def test_a_changed_snapshot_is_detected(live_sqlite, tmp_path):
 
 def test_missing_source_is_a_clear_error(tmp_path):
     with pytest.raises(RunbookError, match="no SQLite file at"):
-        take_snapshot(tmp_path / "absent.db", tmp_path / "snaps")
+        back_up_sqlite_file(tmp_path / "absent.db", tmp_path / "snaps")
 
 
 def test_snapshot_task_dry_run_copies_nothing(live_sqlite, tmp_path):

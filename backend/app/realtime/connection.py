@@ -77,7 +77,7 @@ class Connection:
                     await self.websocket.close(code=item.code, reason=item.reason)
                     return
                 await self.websocket.send_text(json.dumps(item, separators=(",", ":")))
-            except Exception:  # noqa: BLE001 - the client went away; nothing left to write to
+            except Exception:  # the client went away; nothing left to write to
                 self.closing = True
                 with contextlib.suppress(Exception):
                     await self.websocket.close(code=1001)

@@ -125,7 +125,7 @@ class Hub:
                 batch.append(self._events.get_nowait())
             try:
                 await self._dispatch(batch)
-            except Exception:  # noqa: BLE001 - one bad batch must not stop the fan-out
+            except Exception:  # one bad batch must not stop the fan-out
                 logger.exception("chat dispatcher failed on a batch of %d events", len(batch))
 
     async def _dispatch(self, batch: list[BusEvent]) -> None:

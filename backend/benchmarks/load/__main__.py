@@ -22,9 +22,9 @@ from benchmarks.load.config import (
 from benchmarks.load.database import SchemaFailed
 from benchmarks.load.report import render
 from benchmarks.load.scenarios import run_scenarios
-from benchmarks.load.server import ServerFailed
 from foundation.database_urls import redact_text
 from foundation.throwaway_postgres import NoPostgresAvailable
+from foundation.uvicorn_runner import ApiStartFailed
 
 DEFAULTS = BenchConfig()
 
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{load_before[2]:.2f} on {os.cpu_count()} cores", file=sys.stderr)
     try:
         results, storm = run_scenarios(config)
-    except (NoPostgresAvailable, ServerFailed, SchemaFailed, ValueError) as exc:
+    except (NoPostgresAvailable, ApiStartFailed, SchemaFailed, ValueError) as exc:
         print(f"loadbench: {redact_text(str(exc))}", file=sys.stderr)
         return 2
     except psycopg2.Error as exc:

@@ -72,7 +72,7 @@ def fresh_database(backend: str, workdir: Path, admin_url: str | None) -> Iterat
     """A new, empty database with the schema applied; a Postgres one is dropped afterwards."""
     if backend == "sqlite":
         target = Target("sqlite", f"sqlite:///{workdir / 'bench.sqlite'}")
-        apply_schema(target.url)
+        upgrade_bench_schema(target.url)
         yield target
         return
     if admin_url is None:
@@ -82,13 +82,13 @@ def fresh_database(backend: str, workdir: Path, admin_url: str | None) -> Iterat
     try:
         target = Target("postgresql", sqlalchemy_url(with_database(admin_url, name)), name,
                         admin_url)
-        apply_schema(target.url)
+        upgrade_bench_schema(target.url)
         yield target
     finally:
         drop_database(admin_url, name)
 
 
-def apply_schema(url: str) -> None:
+def upgrade_bench_schema(url: str) -> None:
     """``alembic upgrade head`` on ``url`` (the project's one Alembic call); SchemaFailed if not."""
     try:
         upgrade_to_head(sqlalchemy_url(url))  # a libpq URL becomes the psycopg2 driver's

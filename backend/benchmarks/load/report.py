@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmarks.load.results import LoadResult, StormResult
+from benchmarks.load.results import ScenarioResult, StormResult
 from benchmarks.load.stats import GaugeSummary, LatencySummary
+from foundation.text_tables import render_table
 
 SPEEDUP_TARGET = 1.3
 QUERIES_PER_TOKEN_TARGET = 1.0
@@ -23,7 +24,7 @@ def _gauge(gauge: GaugeSummary) -> str:
     return "n/a" if gauge.max is None else f"{gauge.max} / {gauge.mean:.1f}"
 
 
-def _connections(result: LoadResult) -> str:
+def _connections(result: ScenarioResult) -> str:
     if result.db_connections.max is None:
         return "n/a"
     return f"{_gauge(result.db_connections)} ({result.db_busy.max})"
@@ -33,18 +34,7 @@ def _percent(cpu_s: float | None, wall_s: float) -> str:
     return "n/a" if cpu_s is None or wall_s <= 0 else f"{100.0 * cpu_s / wall_s:.0f} %"
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table with the columns padded to their widest cell."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-                      *(line(row) for row in rows)])
-
-
-def load_table(results: Sequence[LoadResult]) -> str:
+def load_table(results: Sequence[ScenarioResult]) -> str:
     """One row per scenario: throughput, latency, errors, conflicts, connections, CPU."""
     header = ["scenario", "workers", "clients", "requests", "req/s", "p50 / p95 / p99 ms",
               "errors 5xx/timeout/conn/4xx/ws", "409 (expected)", "DB conns max / mean (busy max)",
@@ -59,26 +49,26 @@ def load_table(results: Sequence[LoadResult]) -> str:
                      str(r.conflicts), _connections(r),
                      " / ".join(_percent(cpu, r.cpu_span_s) for cpu in (
                          r.server_cpu_s, r.database_cpu_s, r.generator_cpu_s, r.others_cpu_s))])
-    return table(header, rows)
+    return render_table(header, rows)
 
 
-def websocket_table(results: Sequence[LoadResult]) -> str:
+def websocket_table(results: Sequence[ScenarioResult]) -> str:
     """Chat messages per scenario: sent, delivered of expected, echo and delivery latency."""
     header = ["scenario", "messages sent", "delivered / expected", "echo p50 / p95 / p99 ms",
               "delivery p50 / p95 / p99 ms"]
     rows = [[r.scenario, str(r.ws_sent), f"{r.ws_delivered} / {r.ws_expected}",
              _triple(r.ws_echo), _triple(r.ws_delivery)] for r in results]
-    return table(header, rows)
+    return render_table(header, rows)
 
 
-def operations_table(result: LoadResult) -> str:
+def operations_table(result: ScenarioResult) -> str:
     """Per operation of one scenario: count, outcomes and latency."""
     header = ["operation", "count", "outcomes", "p50 / p95 / p99 ms"]
     rows = []
     for op, figures in result.per_op.items():
         outcomes = ", ".join(f"{kind} {count}" for kind, count in sorted(figures.outcomes.items()))
         rows.append([op, str(sum(figures.outcomes.values())), outcomes, _triple(figures.latency)])
-    return table(header, rows)
+    return render_table(header, rows)
 
 
 def _per(value: int | None, per: int) -> str:
@@ -98,7 +88,7 @@ def storm_table(storm: StormResult) -> str:
                      _ms(latency.max_ms), _per(queries.user_scans, storm.distinct_tokens),
                      _per(queries.member_scans, storm.distinct_tokens),
                      _per(queries.transactions, latency.count)])
-    return table(header, rows)
+    return render_table(header, rows)
 
 
 def storm_verdict(storm: StormResult) -> str | None:
@@ -116,7 +106,7 @@ def storm_verdict(storm: StormResult) -> str | None:
             f"(target <= {QUERIES_PER_TOKEN_TARGET:.0f} per token per cache TTL): {met}")
 
 
-def verdicts(results: Sequence[LoadResult], storm: StormResult | None) -> list[str]:
+def verdicts(results: Sequence[ScenarioResult], storm: StormResult | None) -> list[str]:
     """Each target with the measured figure and whether it was met (never assumed)."""
     lines = []
     on_pg = [r for r in results if r.backend == "postgresql"]
@@ -137,7 +127,7 @@ def verdicts(results: Sequence[LoadResult], storm: StormResult | None) -> list[s
     return lines
 
 
-def error_lines(results: Sequence[LoadResult], storm: StormResult | None) -> list[str]:
+def error_lines(results: Sequence[ScenarioResult], storm: StormResult | None) -> list[str]:
     """What failed, as the clients saw it (distinct messages, most frequent first)."""
     lines = []
     for r in results:
@@ -150,7 +140,7 @@ def error_lines(results: Sequence[LoadResult], storm: StormResult | None) -> lis
     return lines
 
 
-def render(results: Sequence[LoadResult], storm: StormResult | None, *, detail: bool) -> str:
+def render(results: Sequence[ScenarioResult], storm: StormResult | None, *, detail: bool) -> str:
     """The whole printed report."""
     parts = []
     if results:

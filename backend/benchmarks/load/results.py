@@ -110,7 +110,7 @@ class OpFigures:
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class ScenarioResult:
     """The figures of one load scenario."""
 
     scenario: str

@@ -25,7 +25,7 @@ from benchmarks.load.database import (
     vacuum_analyze,
 )
 from benchmarks.load.probe import ConnectionSampler
-from benchmarks.load.results import LoadResult, StormResult
+from benchmarks.load.results import ScenarioResult, StormResult
 from benchmarks.load.server import RunningServer, ServerSpec, running_server
 from benchmarks.load.stats import summarize
 from benchmarks.load.storm import run_storm
@@ -72,7 +72,7 @@ def machine_busy_seconds() -> float:
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
-def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> LoadResult:
+def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> ScenarioResult:
     """The mixed workload against a staged API, with the database and CPU watched meanwhile."""
     server_cpu, generator_cpu, machine_cpu = (stage.server.cpu_seconds(), time.process_time(),
                                               machine_busy_seconds())
@@ -88,7 +88,7 @@ def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> 
         stderr_progress(f"    {sampler.failure}")
     requests = recorder.requests()
     echo = recorder.per_op().get("ws_message")
-    return LoadResult(
+    return ScenarioResult(
         scenario=scenario, backend=stage.target.backend, workers=workers,
         clients=recorder.clients_running,
         wall_s=wall, requests=requests, requests_per_s=requests / wall if wall > 0 else 0.0,
@@ -106,10 +106,10 @@ def run_load(config: BenchConfig, scenario: str, stage: Stage, workers: int) -> 
 
 
 def run_scenarios(config: BenchConfig, progress: Progress = stderr_progress,
-                  ) -> tuple[list[LoadResult], StormResult | None]:
+                  ) -> tuple[list[ScenarioResult], StormResult | None]:
     """Every scenario of ``config`` in order; one PostgreSQL server for all that need one."""
     needs_pg = any(config.backend_for(name) == "postgresql" for name in config.scenarios)
-    results: list[LoadResult] = []
+    results: list[ScenarioResult] = []
     storm: StormResult | None = None
     with contextlib.ExitStack() as stack:
         workroot = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loadbench-")))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +12,18 @@ from pathlib import Path
 import psutil
 
 from benchmarks.load.config import HOST
-from foundation.database_urls import redact_text
 from foundation.database_variables import API_DATABASE_URL, NEVER_A_SANDBOX
 from foundation.throwaway_postgres import free_port
-from runbook.api_process import wait_until_ready
-from runbook.errors import RunbookError
+from foundation.uvicorn_runner import (
+    log_tail,
+    start_uvicorn,
+    stop_uvicorn,
+    uvicorn_argv,
+    wait_until_serving,
+)
 
 STOP_GRACE_S = 10.0
 LOG_TAIL_LINES = 30
-
-
-class ServerFailed(RuntimeError):
-    """The API did not come up (or died); the message carries the tail of its log."""
 
 
 @dataclass(frozen=True)
@@ -86,37 +84,17 @@ class RunningServer:
 
     def log_tail(self) -> str:
         """The last lines the server wrote, passwords hidden."""
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no server log)"
-        return redact_text("\n".join(lines[-LOG_TAIL_LINES:]))
+        return log_tail(self.log_path, LOG_TAIL_LINES) or "(no server log)"
 
     def wait_ready(self, timeout: float) -> None:
-        """Poll ``/readyz`` until it answers 200 (the runbook's own poller); ServerFailed if the
+        """Poll ``/readyz`` until it answers 200; ``ApiStartFailed`` (with the log tail) if the
         process dies or time is up."""
-        try:
-            wait_until_ready(self.base_url, timeout, self.process, self.log_path)
-        except RunbookError as exc:
-            raise ServerFailed(str(exc)) from None
+        wait_until_serving(self.base_url, timeout, process=self.process,
+                           log_path=self.log_path)
 
     def stop(self) -> None:
         """SIGTERM the supervisor's process group, then SIGKILL whatever is left after a grace."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=STOP_GRACE_S)
-
-
-def uvicorn_command(workers: int, port: int) -> list[str]:
-    """The command line: one port, ``--workers N`` (uvicorn's own supervisor)."""
-    return [sys.executable, "-m", "uvicorn", "app.main:app", "--host", HOST, "--port", str(port),
-            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+        stop_uvicorn(self.process, STOP_GRACE_S)
 
 
 @contextlib.contextmanager
@@ -124,10 +102,8 @@ def running_server(spec: ServerSpec, ready_timeout: float) -> Iterator[RunningSe
     """Start the API for ``spec``, yield it once ``/readyz`` answers, always stop it afterwards."""
     port = free_port()
     spec.upload_dir.mkdir(parents=True, exist_ok=True)
-    with open(spec.log_path, "ab") as log:
-        process = subprocess.Popen(uvicorn_command(spec.workers, port), env=spec.environment(),
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+    process = start_uvicorn(uvicorn_argv(HOST, port, workers=spec.workers, log_level="warning"),
+                            env=spec.environment(), log_path=spec.log_path)
     server = RunningServer(process, port, spec.log_path)
     try:
         server.wait_ready(ready_timeout)

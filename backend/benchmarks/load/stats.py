@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-
-def percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` (0..1) percentile of ascending values, by linear interpolation.
-
-    Raises ValueError for an empty sequence or a fraction outside 0..1.
-    """
-    if not sorted_values:
-        raise ValueError("percentile of no values")
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"percentile fraction must be within 0..1, got {fraction}")
-    position = fraction * (len(sorted_values) - 1)
-    lower = math.floor(position)
-    upper = math.ceil(position)
-    weight = position - lower
-    return sorted_values[lower] + (sorted_values[upper] - sorted_values[lower]) * weight
 
 
 @dataclass(frozen=True)
@@ -41,13 +25,17 @@ def summarize(seconds: Iterable[float]) -> LatencySummary:
     if not ordered:
         return LatencySummary(0, None, None, None, None, None)
     millis = [value * 1000.0 for value in ordered]
+    # percentiles by linear interpolation between the closest ranks (numpy's default);
+    # one sample is every percentile
+    cuts = (statistics.quantiles(millis, n=100, method="inclusive") if len(millis) > 1
+            else millis * 99)
     return LatencySummary(
         count=len(millis),
-        p50_ms=percentile(millis, 0.50),
-        p95_ms=percentile(millis, 0.95),
-        p99_ms=percentile(millis, 0.99),
+        p50_ms=cuts[49],
+        p95_ms=cuts[94],
+        p99_ms=cuts[98],
         max_ms=millis[-1],
-        mean_ms=sum(millis) / len(millis),
+        mean_ms=statistics.fmean(millis),
     )
 
 
