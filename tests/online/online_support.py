@@ -92,10 +92,11 @@ class Writer:
     and the chain. ``next_id`` keeps ids unique across calls."""
 
     def __init__(self, path: Path, seed: int = 2) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30,
+                                    check_same_thread=False)
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.rng = random.Random(seed)
-        self.next_id = 10_000
+        self.next_id = seed * 100_000  # writers with different seeds never collide
         self.writes = 0
 
     def close(self) -> None:
