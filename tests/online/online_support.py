@@ -8,6 +8,7 @@ import contextlib
 import json
 import random
 import sqlite3
+import threading
 from pathlib import Path
 
 import psycopg2
@@ -102,6 +103,18 @@ class Writer:
     def close(self) -> None:
         self.conn.close()
 
+    @contextlib.contextmanager
+    def transaction(self):
+        """One write transaction, counted when it commits."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+            self.writes += 1
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     def _ids(self, table: str) -> list[int]:
         return [row[0] for row in self.conn.execute(f"SELECT id FROM {table}")]
 
@@ -111,8 +124,7 @@ class Writer:
         self.next_id += 1
         new = self.next_id
         choice = rng.randrange(8)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             if choice == 0:  # a new branch down the whole chain
                 conn.execute("INSERT INTO region VALUES (?, ?)", (new, f"r{new}"))
                 conn.execute("INSERT INTO country VALUES (?, ?, ?)", (new, new, f"c{new}"))
@@ -155,15 +167,29 @@ class Writer:
                 conn.execute("INSERT INTO street VALUES (?, ?, ?, ?)",
                              (new, city, f"new {new}", rng.randint(1, 999) / 4))
                 conn.execute("UPDATE city SET name = name || '.' WHERE id = ?", (city,))
-            conn.execute("COMMIT")
-            self.writes += 1
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def many(self, count: int) -> None:
         for _ in range(count):
             self.one()
+
+    @contextlib.contextmanager
+    def in_background(self, pause: float = 0.0):
+        """Keep writing from a thread until the block ends (then close)."""
+        stop = threading.Event()
+
+        def run():
+            while not stop.is_set():
+                self.one()
+                stop.wait(pause)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join(30)
+            self.close()
 
 
 def compare_all(sqlite_path: Path, pg_url: str) -> list[str]:
@@ -178,3 +204,71 @@ def compare_all(sqlite_path: Path, pg_url: str) -> list[str]:
         conn.rollback()
     return result.problems + [f"{check.table}: {check.verdict}" for check in result.tables
                               if not check.ok]
+
+
+def row_differences(sqlite_path: Path, pg_url: str) -> dict[str, tuple[list[str], int]]:
+    """Per table: keys whose SQLite row is missing from Postgres or differs there (compared as
+    the engine's canonical row text), and how many Postgres rows SQLite does not have."""
+    from sqlite_to_pg.values import (
+        apply_session_settings,
+        copy_row_sql,
+        pg_row_sql,
+        register_functions,
+    )
+    from sqlite_to_pg.verify import _key_columns
+
+    found = {}
+    with contextlib.closing(open_source(sqlite_path)) as src, \
+            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        register_functions(src)
+        apply_session_settings(cur)
+        plan = read_plan(src, cur)
+        for table in plan.tables:
+            if table.name.startswith("_cutover"):
+                continue
+            keys = _key_columns(table)
+            source = dict(src.execute(
+                f"SELECT CAST({copy_row_sql(keys, frozenset(), False)} AS BLOB), "
+                f"CAST({copy_row_sql(table.columns, frozenset(), False)} AS BLOB) "
+                f'FROM "{table.source.name}"').fetchall())
+            cur.execute(f"SELECT convert_to({pg_row_sql(keys)}, 'UTF8'), "
+                        f"convert_to({pg_row_sql(table.columns)}, 'UTF8') "
+                        f'FROM "{table.name}"')
+            target = {bytes(key): bytes(row) for key, row in cur.fetchall()}
+            differing = [key.decode() for key, row in source.items() if target.get(key) != row]
+            found[table.name] = (differing, len(target.keys() - source.keys()))
+    return found
+
+
+class Mutator(Writer):
+    """Writes on the booking app's live file as another process of the app would (foreign keys
+    on): updates, deletes, a booking key changed by an update, a new user → thread → message →
+    reply chain (a deep chain and a self-reference)."""
+
+    def one(self) -> None:
+        rng, conn = self.rng, self.conn
+        self.next_id += 1
+        new = -self.next_id  # negative: the API's own inserts take max(id) + 1
+        demo = [row[0] for row in conn.execute(
+            "SELECT id FROM bookings WHERE title NOT LIKE 'traffic-%' ORDER BY random() LIMIT 3")]
+        with self.transaction():
+            if len(demo) == 3:
+                conn.execute("UPDATE bookings SET notes = ? WHERE id = ?",
+                             (f"note {new}", demo[0]))
+                conn.execute("UPDATE bookings SET id = ? WHERE id = ?", (new, demo[1]))
+                conn.execute("DELETE FROM bookings WHERE id = ?", (demo[2],))
+            conn.execute("INSERT INTO users (id, email, name, password_hash, is_admin, "
+                         "created_at) VALUES (?, ?, 'm', 'x', 0, '2025-01-01 00:00:00.000000')",
+                         (new, f"mutator{new}@example.com"))
+            conn.execute("INSERT INTO chat_threads (id, title, created_by_id, created_at) "
+                         "VALUES (?, 't', ?, '2025-01-01 00:00:00.000000')", (new, new))
+            conn.execute("INSERT INTO chat_messages (id, thread_id, sender_id, body, created_at) "
+                         "VALUES (?, ?, ?, 'hi', '2025-01-01 00:00:00.000000')", (new, new, new))
+            conn.execute("INSERT INTO chat_messages (id, thread_id, sender_id, reply_to_id, body, "
+                         "created_at) VALUES (?, ?, ?, ?, 're', '2025-01-01 00:00:01.000000')",
+                         (new - 50_000, new, new, new))
+            if rng.random() < 0.3:  # the parent of a chain goes, children first
+                conn.execute("DELETE FROM chat_messages WHERE thread_id = ? AND reply_to_id "
+                             "IS NOT NULL", (new,))
+                conn.execute("DELETE FROM chat_messages WHERE thread_id = ?", (new,))
+                conn.execute("DELETE FROM chat_threads WHERE id = ?", (new,))

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -48,27 +47,8 @@ def _window(path: Path, pg_url: str):
         return online.window(session, path)
 
 
-@contextlib.contextmanager
-def _writing(path: Path, seed: int):
-    """A thread making random write transactions on the live file until the block ends."""
-    writer, stop = Writer(path, seed=seed), threading.Event()
-
-    def run():
-        while not stop.is_set():
-            writer.one()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield writer
-    finally:
-        stop.set()
-        thread.join(30)
-        writer.close()
-
-
 def test_rounds_under_concurrent_writes_leave_every_row_equal(live, pg_url, tmp_path):
-    with _writing(live, seed=3) as writer:
+    with Writer(live, seed=3).in_background() as writer:
         _precopy(live, pg_url, tmp_path)
         for _ in range(3):
             assert _round(live, pg_url).ok
@@ -160,7 +140,7 @@ def _kill_after(path: Path, pg_url: str, what: str, seconds: float, tmp_path: Pa
 
 @pytest.mark.parametrize("delay", [0.05, 0.3, 0.8])
 def test_killed_precopy_and_rounds_rerun_without_a_wrong_row(live, pg_url, tmp_path, delay):
-    with _writing(live, seed=6):
+    with Writer(live, seed=6).in_background():
         _kill_after(live, pg_url, "precopy", delay, tmp_path)
         _precopy(live, pg_url, tmp_path)
         _kill_after(live, pg_url, "round", delay, tmp_path)
