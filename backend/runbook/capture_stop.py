@@ -15,6 +15,14 @@ from sqlite_to_pg.change_capture import capture_objects, connect_live
 from sqlite_to_pg.online import stop_capture
 
 
+def capture_installed(sqlite_path: Path) -> bool:
+    """True when the file holds capture triggers or the change log."""
+    if not sqlite_path.is_file():
+        return False
+    with contextlib.closing(connect_live(sqlite_path)) as live:
+        return bool(capture_objects(live))
+
+
 def run_capture_stop(shell: Shell, sqlite_path: Path, pg_url: str | None) -> None:
     """Say what is installed, ask, remove it."""
     if not sqlite_path.is_file():
