@@ -142,6 +142,7 @@ def _temp_table(cur, table: CapturedTable, columns: tuple[str, ...], lines) -> s
                 .format(name, column_list, table.plan.target.identifier))
     cur.copy_expert(sql.SQL("COPY {} ({}) FROM STDIN").format(name, column_list).as_string(cur),
                     BytesIO(b"".join(lines)))
+    cur.execute(sql.SQL("ANALYZE {}").format(name))  # so joins probe the target's key index
     return name
 
 
@@ -270,8 +271,9 @@ def apply_round(live, cur, captured: list[CapturedTable], state: OnlineState,
             continue
         keys, _rows, (old_rows, old_sum) = staged[table.name]
         source = sources[table.name]
-        result.problems += differences(table, source.rows, target_rows(cur, table, keys))
-        new_rows, new_sum = target_sums(cur, table, keys)
+        after = target_rows(cur, table, keys)
+        result.problems += differences(table, source.rows, after)
+        new_rows, new_sum = source_sum(after.values())  # the same hash, of Postgres' text
         src_rows, src_sum = source_sum(source.rows.values())
         before = state.tables[table.name]
         sums[table.name] = TableSums(

@@ -229,7 +229,8 @@ def key_literals(key: str) -> list[str]:
     """The SQLite literals of a logged key, each checked to be what ``quote()`` prints."""
     literals = json.loads(key)
     for literal in literals:
-        if not isinstance(literal, str) or not _LITERAL.fullmatch(literal):
+        if not isinstance(literal, str) or not (literal.lstrip("-").isdigit()
+                                                or _LITERAL.fullmatch(literal)):
             raise CaptureRefused(f"change log holds a key that is not a SQLite literal: {key!r}")
     return [_INFINITIES.get(literal, literal) for literal in literals]
 

@@ -23,6 +23,7 @@ from sqlite_to_pg.verify import MOD
 SCHEMA = "_cutover_online"
 PHASE_CAPTURING = "capturing"
 PHASE_LOADED = "loaded"
+PAGE_ROWS = 2000  # rows per INSERT statement when recording touched keys
 
 _CREATE = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -134,7 +135,8 @@ def record_round(cur, position: int, sums: dict[str, TableSums],
                     [(s.source_rows, s.source_sum % MOD, s.target_rows, s.target_sum % MOD, tbl)
                      for tbl, s in sums.items()])
     execute_values(cur, f"INSERT INTO {SCHEMA}.touched VALUES %s ON CONFLICT DO NOTHING",
-                   [(tbl, key) for tbl, keys in touched.items() for key in keys])
+                   [(tbl, key) for tbl, keys in touched.items() for key in keys],
+                   page_size=PAGE_ROWS)
     cur.execute(f"UPDATE {SCHEMA}.state SET position = %s, rounds = rounds + 1, "
                 "updated_at = now()", (position,))
 
