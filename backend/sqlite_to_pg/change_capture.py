@@ -129,9 +129,11 @@ def trigger_sql(table: CapturedTable) -> list[str]:
     ]
 
 
-CHANGE_LOG_SQL = (f"CREATE TABLE IF NOT EXISTS {CHANGE_LOG} (seq INTEGER PRIMARY KEY "
-                  "AUTOINCREMENT, tbl TEXT NOT NULL, op TEXT NOT NULL, old_key TEXT, "
-                  "new_key TEXT)")
+# ``seq`` is the rowid: max + 1 on every insert. Nothing ever deletes from the log (it is dropped
+# whole), so it only grows, in commit order (SQLite has one writer); AUTOINCREMENT would add a
+# write to sqlite_sequence to every captured write for no gain.
+CHANGE_LOG_SQL = (f"CREATE TABLE IF NOT EXISTS {CHANGE_LOG} (seq INTEGER PRIMARY KEY, "
+                  "tbl TEXT NOT NULL, op TEXT NOT NULL, old_key TEXT, new_key TEXT)")
 
 
 def install_capture(conn: sqlite3.Connection, tables: list[CapturedTable]) -> list[str]:
