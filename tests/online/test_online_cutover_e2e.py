@@ -22,7 +22,7 @@ from write_traffic import WriteTraffic  # noqa: E402
 from runbook.api_env_file import current_database_url, sqlite_env  # noqa: E402
 from runbook.freeze import write_probe  # noqa: E402
 
-pytestmark = [pytest.mark.requires_pg, pytest.mark.slow]
+pytestmark = [pytest.mark.requires_pg, pytest.mark.slow, pytest.mark.timeout(900)]
 API_WRITTEN = {"bookings", "refresh_tokens"}  # what the API's traffic writes after the flip
 FREEZE_FLAG = "maintenance_state"  # frozen on SQLite at the flip, unfrozen on PostgreSQL since
 
