@@ -14,6 +14,7 @@ from pathlib import Path
 
 from runbook.api_env_file import postgres_env
 from runbook.config import RunbookConfig, config_from
+from runbook.cutover_online import run_online_cutover
 from runbook.errors import RunbookError, runbook_task
 from runbook.freeze import DEFAULT_MESSAGE, set_freeze
 from runbook.migrate import run_migration
@@ -112,15 +113,22 @@ def run_cutover(shell: Shell, plan: CutoverPlan) -> None:
     "workers": "API worker processes, for the connection budget (default: API_WORKERS)",
     "monitor_seconds": "how long to monitor after unfreezing",
     "message": "maintenance banner shown during the window",
+    "online": "the online window after `invoke precopy`: only the changes since the last round "
+              "move under the freeze (see capture-start, precopy, catch-up)",
     "yes": "run every step without asking",
     "dry_run": "print every step's commands; change nothing",
 })
 def cutover(ctx, sqlite: str | None = None, pg: str | None = None, local: bool = False,
             engine: str | None = None, workers: int | None = None,
-            monitor_seconds: int = 60, message: str = DEFAULT_MESSAGE, yes: bool = False,
-            dry_run: bool = False) -> None:
+            monitor_seconds: int = 60, message: str = DEFAULT_MESSAGE, online: bool = False,
+            yes: bool = False, dry_run: bool = False) -> None:
     """[cutover] The production window, steps 1-6: freeze … flip, unfreeze, monitor."""
     cfg = config_from(ctx).with_overrides(sqlite_path=sqlite, api_workers=workers)
+    if online:
+        run_online_cutover(Shell(dry_run=dry_run, assume_yes=yes), cfg,
+                           cfg.path(cfg.sqlite_path).resolve(), cfg.require_target(pg),
+                           message=message, monitor_seconds=float(monitor_seconds))
+        return
     plan = CutoverPlan(cfg=cfg, target=cfg.require_target(pg), local=local, engine=engine,
                        monitor_seconds=float(monitor_seconds), message=message, yes=yes)
     run_cutover(Shell(dry_run=dry_run, assume_yes=yes), plan)

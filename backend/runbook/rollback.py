@@ -22,6 +22,7 @@ from app.models import Base
 from foundation.database_urls import libpq_url
 from foundation.sqlite_files import open_read_only
 from runbook.api_env_file import current_database_url, sqlite_env
+from runbook.capture_stop import capture_installed, run_capture_stop
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.freeze import set_freeze
@@ -144,6 +145,9 @@ def run_rollback(shell: Shell, cfg: RunbookConfig, *, snapshot: Path, export: Pa
         smoke_or_fail(shell, cfg)
     with steps.step("unfreeze"):
         set_freeze(shell, cfg, False, None)
+    if capture_installed(cfg.path(cfg.sqlite_path)):  # an online cutover left it
+        with steps.step("capture-stop"):
+            run_capture_stop(shell, cfg.path(cfg.sqlite_path), current)
     shell.say("rollback done: the API runs on SQLite again; reschedule the cutover")
 
 

@@ -163,12 +163,17 @@ def sqlite_checksum(sqlite_path: Path, table: TablePlan,
 
 
 
+def pg_row_hash_sql(table: TablePlan) -> str:
+    """A Postgres expression giving one stored row's hash as a signed bigint: the same number
+    ``RowChecksum`` adds for that row's canonical text (sum them mod 2^64 for a checksum)."""
+    return (f"('x' || substr(md5({pg_row_sql(table.columns, newline=True)}), 1, 16))"
+            "::bit(64)::bigint")
+
+
 def pg_checksum(cur, table: TablePlan) -> tuple[int, int]:
     """(rows, checksum) of the target table, computed in Postgres."""
-    cur.execute(sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || substr(md5({}), 1, 16))::bit(64)::bigint), 0) "
-        "FROM {}").format(sql.SQL(pg_row_sql(table.columns, newline=True)),
-                          table.target.identifier))
+    cur.execute(sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}").format(
+        sql.SQL(pg_row_hash_sql(table)), table.target.identifier))
     rows, total = cur.fetchone()
     return rows, int(total) % MOD
 

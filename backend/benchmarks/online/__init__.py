@@ -1,0 +1,1 @@
+"""The online cutover benchmark: ``python -m benchmarks.online`` (see ``run``)."""
