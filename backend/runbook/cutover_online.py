@@ -23,7 +23,7 @@ from runbook.online_target import online_session, operator_errors
 from runbook.repoint import repoint_api
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
-from runbook.snapshot import take_snapshot
+from runbook.snapshot import back_up_sqlite_file
 from runbook.steps import StepRunner
 from sqlite_to_pg.online import lag, window
 
@@ -75,7 +75,7 @@ def run_online_cutover(shell: Shell, cfg: RunbookConfig, sqlite_path: Path, targ
     seconds = time.monotonic() - started
     shell.say(f"window: {seconds:.1f} s from freeze to unfreeze")
     with steps.step("snapshot the SQLite file (for rollback)"):
-        taken = take_snapshot(sqlite_path, cfg.path(cfg.snapshot_dir))
+        taken = back_up_sqlite_file(sqlite_path, cfg.path(cfg.snapshot_dir))
         shell.say(f"snapshot {taken.path} sha256 {taken.sha256}")
     with steps.step("capture-stop"):
         run_capture_stop(shell, sqlite_path, target)

@@ -17,7 +17,7 @@ from runbook.catch_up import run_rounds
 from runbook.config import RunbookConfig, config_from
 from runbook.errors import runbook_task
 from runbook.online_target import online_session, online_source, operator_errors
-from runbook.schema import apply_schema
+from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 from sqlite_to_pg.online import precopy_load
 
@@ -29,7 +29,7 @@ def run_precopy(shell: Shell, cfg: RunbookConfig, sqlite_path: Path, pg_url: str
                 max_lag: int = DEFAULT_MAX_LAG, max_rounds: int = DEFAULT_MAX_ROUNDS) -> None:
     """Schema, capture on, snapshot loaded and verified, rounds until at most ``max_lag``
     remain."""
-    apply_schema(shell, cfg, pg_url)
+    upgrade_target_schema(shell, cfg, pg_url)
     run_capture_start(shell, sqlite_path, pg_url)
     snapshot_dir = cfg.path(cfg.run_dir) / "precopy"
     shell.say(f"precopy: snapshot of {sqlite_path} into {snapshot_dir}, loaded into "

@@ -29,7 +29,7 @@ from benchmarks.online.api_writes import ApiWriter
 from foundation.database_urls import sqlalchemy_url
 from foundation.throwaway_postgres import create_database, drop_database, free_port
 from runbook import api_process
-from runbook.api_env_file import sqlite_env, write_env_file
+from runbook.api_env_file import read_env_file, sqlite_env, write_env_file
 from runbook.config import load_config
 from runbook.freeze import set_freeze
 from runbook.shell import Shell
@@ -87,7 +87,7 @@ def run_size(server_url: str, rows: int, workdir: Path, *, changes: int, latency
         write_env_file(cfg.path(cfg.api_env_file), {
             **sqlite_env(path), "SECRET_KEY": secrets.token_urlsafe(32),
             "UPLOAD_DIR": str(workdir / "uploads")})
-        api_process.start_api(cfg, api_process.read_env_file(cfg.path(cfg.api_env_file)))
+        api_process.start_api(cfg, read_env_file(cfg.path(cfg.api_env_file)))
         try:
             figures |= _measure(cfg, path, pg_url, changes=changes,
                                 latency_writes=latency_writes, log=log)
