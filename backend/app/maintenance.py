@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import database
-from app.errors import DATABASE_UNAVAILABLE_ERRORS
+from app.errors import DATABASE_UNAVAILABLE_ERRORS, database_unavailable_response
 from app.models import MaintenanceState, utcnow
 
 logger = logging.getLogger("app.maintenance")
@@ -89,16 +89,21 @@ class MaintenanceCache:
         return self._read_at is None or time.monotonic() - self._read_at >= self.ttl
 
     def get(self, engine: Engine) -> MaintenanceStatus:
-        """The state, re-read when stale; keeps the last known state if the database fails."""
+        """The state, re-read when stale.
+
+        A database that does not answer raises (DATABASE_UNAVAILABLE_ERRORS): a failed read is
+        not the flag, so callers answer "database unavailable", whatever was last seen, and the
+        next call reads again.
+        """
         if not self.is_stale():
             return self._status
         with self._lock:
             if self.is_stale():
                 try:
                     self._status = read_maintenance(engine)
-                except DATABASE_UNAVAILABLE_ERRORS as exc:
-                    logger.debug("maintenance flag not readable, keeping last state: %s",
-                                 type(exc).__name__)
+                except DATABASE_UNAVAILABLE_ERRORS:
+                    self._read_at = None
+                    raise
                 except Exception as exc:  # noqa: BLE001 - e.g. the table does not exist yet
                     logger.warning("maintenance flag not readable (%s); treating as not frozen",
                                    type(exc).__name__)
@@ -119,7 +124,10 @@ def refused_while_frozen(status: MaintenanceStatus) -> HTTPException:
 
 
 def current_status(app) -> MaintenanceStatus:
-    """The cached flag of a running app (blocking when stale: call it from a worker thread)."""
+    """The cached flag of a running app (blocking when stale: call it from a worker thread).
+
+    Raises DATABASE_UNAVAILABLE_ERRORS when it must be read and cannot (see MaintenanceCache).
+    """
     return app.state.maintenance.get(database.engine)
 
 
@@ -145,7 +153,13 @@ class MaintenanceGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = await self._status_for(scope["path"])
+        try:
+            status = await self._status_for(scope["path"])
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            logger.warning("maintenance flag not readable for %s %s: database unavailable (%s)",
+                           scope["method"], scope["path"], type(exc).__name__)
+            await database_unavailable_response()(scope, receive, send)
+            return
         scope.setdefault("state", {})["maintenance"] = status  # request.state.maintenance
         if not status.enabled:
             await self.app(scope, receive, send)
