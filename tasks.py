@@ -22,6 +22,7 @@ from runbook import (
     schema,
     smoke,
     snapshot,
+    verify_uploads,
 )
 
 namespace = Collection(
@@ -29,7 +30,8 @@ namespace = Collection(
     rehearse.rehearse, proxy.proxy, schema.schema, migrate.migrate, point_api.point_api,
     smoke.smoke,
     # production cutover, in runbook order
-    cutover.cutover, freeze.freeze, flip.flip, freeze.unfreeze, monitor.monitor,
+    cutover.cutover, freeze.freeze, flip.flip, verify_uploads.verify_uploads, freeze.unfreeze,
+    monitor.monitor,
     # rollback
     snapshot.snapshot, rollback.rollback,
     # developer setup
