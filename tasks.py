@@ -27,6 +27,7 @@ from runbook import (
     schema,
     smoke,
     snapshot,
+    verify_uploads,
 )
 
 namespace = Collection(
@@ -34,7 +35,8 @@ namespace = Collection(
     rehearse.rehearse, proxy.proxy, schema.schema, migrate.migrate, point_api.point_api,
     smoke.smoke,
     # production cutover, in runbook order
-    cutover.cutover, freeze.freeze, flip.flip, freeze.unfreeze, monitor.monitor,
+    cutover.cutover, freeze.freeze, flip.flip, verify_uploads.verify_uploads, freeze.unfreeze,
+    monitor.monitor,
     # online cutover (window of seconds): capture, pre-copy, catch-up, then cutover --online
     capture_start.capture_start, precopy.precopy, catch_up.catch_up, capture_stop.capture_stop,
     # rollback

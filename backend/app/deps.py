@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.db import SessionDep
+from app.maintenance import NOT_FROZEN, MaintenanceStatus
 from app.models import User
 from app.payloads import MAX_ID
 from app.security import InvalidToken, decode_access_token
@@ -22,6 +23,14 @@ def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_freeze(request: Request) -> MaintenanceStatus:
+    """The freeze flag as the maintenance gate read it for this request."""
+    return getattr(request.state, "maintenance", NOT_FROZEN)
+
+
+FreezeDep = Annotated[MaintenanceStatus, Depends(get_freeze)]
 
 
 def unauthorized(detail: str = "not authenticated") -> HTTPException:

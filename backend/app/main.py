@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.db import database
 from app.errors import DATABASE_UNAVAILABLE_ERRORS, install_error_handlers
+from app.json_depth import JsonDepthGuard
 from app.maintenance import MaintenanceCache, MaintenanceGate
 from app.realtime import start_realtime, stop_realtime
 from app.realtime.router import router as realtime_router
@@ -111,7 +112,8 @@ def create_app(settings: Settings | None = None, *,
     app.state.settings = settings
     app.state.db_wait_seconds = db_wait_seconds
     app.state.maintenance = MaintenanceCache(ttl=settings.maintenance_cache_seconds)
-    app.add_middleware(MaintenanceGate, cache=app.state.maintenance)
+    app.add_middleware(JsonDepthGuard)
+    app.add_middleware(MaintenanceGate, cache=app.state.maintenance)  # outermost
     install_error_handlers(app)
     for router in (health.router, status.router, auth.router, rooms.router, bookings.router,
                    uploads.router, threads_router, realtime_router):

@@ -3,6 +3,10 @@
 ``set_maintenance``/``read_maintenance`` are what the ``freeze``/``unfreeze`` tasks call.
 ``MaintenanceGate`` is the ASGI middleware: while frozen, writes answer 503 and every response
 carries ``X-Maintenance``. ``current_status(app)`` is the cached read for other code (WebSocket).
+
+Nothing writes a row while frozen. Sign-in keeps working without writing: the two routes in
+``ANSWERED_WITHOUT_WRITING`` pass the gate and see the flag as ``request.state.maintenance``
+(see ``app.routes.auth``); anything else that would write answers 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import anyio
+from fastapi import HTTPException
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db import database
-from app.errors import DATABASE_UNAVAILABLE_ERRORS
+from app.errors import DATABASE_UNAVAILABLE_ERRORS, database_unavailable_response
 from app.models import MaintenanceState, utcnow
 
 logger = logging.getLogger("app.maintenance")
@@ -28,7 +33,9 @@ logger = logging.getLogger("app.maintenance")
 STATE_ROW_ID = 1
 RETRY_AFTER_SECONDS = 60
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-WRITES_ALLOWED_DURING_FREEZE = frozenset({"/auth/login", "/auth/refresh", "/auth/logout"})
+# POSTs that write nothing while frozen (the route reads the flag the gate saw); not logout:
+# revoking a session is a write, so it answers 503 like every other write.
+ANSWERED_WITHOUT_WRITING = frozenset({"/auth/login", "/auth/refresh"})
 PATHS_WITHOUT_DATABASE = frozenset({"/healthz"})
 HEADER = b"x-maintenance"
 
@@ -82,16 +89,21 @@ class MaintenanceCache:
         return self._read_at is None or time.monotonic() - self._read_at >= self.ttl
 
     def get(self, engine: Engine) -> MaintenanceStatus:
-        """The state, re-read when stale; keeps the last known state if the database fails."""
+        """The state, re-read when stale.
+
+        A database that does not answer raises (DATABASE_UNAVAILABLE_ERRORS): a failed read is
+        not the flag, so callers answer "database unavailable", whatever was last seen, and the
+        next call reads again.
+        """
         if not self.is_stale():
             return self._status
         with self._lock:
             if self.is_stale():
                 try:
                     self._status = read_maintenance(engine)
-                except DATABASE_UNAVAILABLE_ERRORS as exc:
-                    logger.debug("maintenance flag not readable, keeping last state: %s",
-                                 type(exc).__name__)
+                except DATABASE_UNAVAILABLE_ERRORS:
+                    self._read_at = None
+                    raise
                 except Exception as exc:  # e.g. the table does not exist yet
                     logger.warning("maintenance flag not readable (%s); treating as not frozen",
                                    type(exc).__name__)
@@ -100,8 +112,22 @@ class MaintenanceCache:
         return self._status
 
 
+def maintenance_detail(status: MaintenanceStatus) -> str:
+    """The text of every "refused: frozen" answer (HTTP 503 body, socket error frame)."""
+    return f"maintenance: {status.message or 'writes are paused'}"
+
+
+def refused_while_frozen(status: MaintenanceStatus) -> HTTPException:
+    """What a route raises when answering would need a write while frozen: 503, Retry-After."""
+    return HTTPException(503, detail=maintenance_detail(status),
+                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def current_status(app) -> MaintenanceStatus:
-    """The cached flag of a running app (blocking when stale: call it from a worker thread)."""
+    """The cached flag of a running app (blocking when stale: call it from a worker thread).
+
+    Raises DATABASE_UNAVAILABLE_ERRORS when it must be read and cannot (see MaintenanceCache).
+    """
     return app.state.maintenance.get(database.engine)
 
 
@@ -127,12 +153,19 @@ class MaintenanceGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = await self._status_for(scope["path"])
+        try:
+            status = await self._status_for(scope["path"])
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            logger.warning("maintenance flag not readable for %s %s: database unavailable (%s)",
+                           scope["method"], scope["path"], type(exc).__name__)
+            await database_unavailable_response()(scope, receive, send)
+            return
+        scope.setdefault("state", {})["maintenance"] = status  # request.state.maintenance
         if not status.enabled:
             await self.app(scope, receive, send)
             return
         banner = header_value(status)
-        if scope["method"] in WRITE_METHODS and scope["path"] not in WRITES_ALLOWED_DURING_FREEZE:
+        if scope["method"] in WRITE_METHODS and scope["path"] not in ANSWERED_WITHOUT_WRITING:
             await self._refuse(send, status, banner)
             return
 
@@ -146,8 +179,7 @@ class MaintenanceGate:
 
     @staticmethod
     async def _refuse(send: Send, status: MaintenanceStatus, banner: bytes) -> None:
-        detail = f"maintenance: {status.message or 'writes are paused'}"
-        body = json.dumps({"detail": detail}).encode()
+        body = json.dumps({"detail": maintenance_detail(status)}).encode()
         await send({"type": "http.response.start", "status": 503, "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 import jwt
 from argon2 import PasswordHasher
@@ -13,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from app.settings import Settings
 
 ALGORITHM = "HS256"
+FROZEN_REFRESH_TYPE = "refresh-frozen"
 _hasher = PasswordHasher()
 
 
@@ -42,19 +44,61 @@ def create_access_token(user_id: int, settings: Settings, *, now: dt.datetime | 
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
 
-def decode_access_token(token: str, settings: Settings) -> int:
-    """The user id of a valid access token; InvalidToken otherwise (incl. expired)."""
+def _verified_claims(token: str, settings: Settings, typ: str, *required: str) -> dict:
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "exp", "typ"]})
+                            options={"require": ["sub", "exp", "typ", *required]})
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
-    if claims.get("typ") != "access":
-        raise InvalidToken("not an access token")
+    if claims.get("typ") != typ:
+        raise InvalidToken(f"not an {typ} token" if typ == "access" else f"not a {typ} token")
     try:
-        return int(claims["sub"])
+        claims["sub"] = int(claims["sub"])
     except (TypeError, ValueError):
         raise InvalidToken("bad subject") from None
+    return claims
+
+
+def decode_access_token(token: str, settings: Settings) -> int:
+    """The user id of a valid access token; InvalidToken otherwise (incl. expired)."""
+    return _verified_claims(token, settings, "access")["sub"]
+
+
+@dataclass(frozen=True)
+class FrozenRefreshClaims:
+    """What a refresh token issued during a freeze says (it has no row until first used)."""
+
+    user_id: int
+    family_id: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def create_frozen_refresh_token(user_id: int, settings: Settings, *, family_id: str) -> str:
+    """A signed refresh token that needs no row: what a login answers while writes are frozen.
+
+    Its row (and the rotation) comes with its first use after the freeze, on whatever database
+    the API then uses; the secret key is what makes it survive the move.
+    """
+    now = dt.datetime.now(dt.UTC)
+    claims = {"sub": str(user_id), "jti": family_id, "iat": int(now.timestamp()),
+              "exp": int((now + dt.timedelta(days=settings.refresh_token_days)).timestamp()),
+              "typ": FROZEN_REFRESH_TYPE}
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+
+
+def looks_like_jwt(token: str) -> bool:
+    """Opaque refresh tokens (``token_urlsafe``) never contain a dot; signed ones have two."""
+    return token.count(".") == 2
+
+
+def decode_frozen_refresh_token(token: str, settings: Settings) -> FrozenRefreshClaims:
+    """The claims of a valid refresh token issued during a freeze; InvalidToken otherwise."""
+    claims = _verified_claims(token, settings, FROZEN_REFRESH_TYPE, "jti", "iat")
+    return FrozenRefreshClaims(
+        user_id=claims["sub"], family_id=str(claims["jti"])[:36],
+        issued_at=dt.datetime.fromtimestamp(claims["iat"], dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC))
 
 
 def access_token_expiry(token: str) -> float:

@@ -1,4 +1,10 @@
-"""Refresh tokens: issue, rotate (with family revocation on reuse) and revoke."""
+"""Refresh tokens: issue, rotate (with family revocation on reuse) and revoke.
+
+While writes are frozen nothing here may write: a login gets a signed refresh token with no row
+(``issue_while_frozen``), and ``check_while_frozen`` answers a refresh by reading only. Such a
+token gets its row on its first use after the freeze (``adopt_frozen_token``), so a session
+begun in the window survives the move to another database.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +14,25 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import RefreshToken, utcnow
+from app.models import RefreshToken, User, utcnow
 from app.payloads import as_utc
-from app.security import hash_refresh_token, new_refresh_token
+from app.security import (
+    InvalidToken,
+    create_frozen_refresh_token,
+    decode_frozen_refresh_token,
+    hash_refresh_token,
+    looks_like_jwt,
+    new_refresh_token,
+)
 from app.settings import Settings
 
 
 class RefreshRejected(Exception):
     """The refresh token is unknown, expired, revoked or already used."""
+
+
+class NeedsWrite(Exception):
+    """Answering needs a write (revoking a reused token's session): 503 while frozen."""
 
 
 def issue_refresh_token(session: Session, *, user_id: int, settings: Settings,
@@ -31,6 +48,11 @@ def issue_refresh_token(session: Session, *, user_id: int, settings: Settings,
     return token, row
 
 
+def issue_while_frozen(*, user_id: int, settings: Settings) -> str:
+    """A login's refresh token while writes are frozen: signed, no row."""
+    return create_frozen_refresh_token(user_id, settings, family_id=str(uuid.uuid4()))
+
+
 def revoke_family(session: Session, *, family_id: str) -> None:
     """Revoke every token of one login session (not yet revoked ones)."""
     session.execute(update(RefreshToken)
@@ -38,10 +60,58 @@ def revoke_family(session: Session, *, family_id: str) -> None:
                     .values(revoked_at=utcnow()))
 
 
-def _find_locked(session: Session, token: str) -> RefreshToken | None:
-    return session.scalars(select(RefreshToken)
-                           .where(RefreshToken.token_hash == hash_refresh_token(token))
-                           .with_for_update()).first()
+def _find(session: Session, token: str, *, lock: bool) -> RefreshToken | None:
+    query = select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
+    return session.scalars(query.with_for_update() if lock else query).first()
+
+
+def _is_used(row: RefreshToken) -> bool:
+    return row.revoked_at is not None or row.replaced_by_id is not None
+
+
+def _frozen_claims(session: Session, token: str, settings: Settings):
+    """The claims of a row-less token issued during a freeze, or None if it is not one."""
+    if not looks_like_jwt(token):
+        return None
+    try:
+        claims = decode_frozen_refresh_token(token, settings)
+    except InvalidToken as exc:
+        reason = "expired" if "expired" in str(exc) else "invalid"
+        raise RefreshRejected(f"refresh token {reason}") from None
+    if session.get(User, claims.user_id) is None:
+        raise RefreshRejected("unknown refresh token")
+    return claims
+
+
+def adopt_frozen_token(session: Session, token: str, settings: Settings) -> RefreshToken | None:
+    """The row of a token issued during a freeze, made at its first use (not committed)."""
+    claims = _frozen_claims(session, token, settings)
+    if claims is None:
+        return None
+    row = RefreshToken(user_id=claims.user_id, token_hash=hash_refresh_token(token),
+                       family_id=claims.family_id, issued_at=claims.issued_at,
+                       expires_at=claims.expires_at)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def check_while_frozen(session: Session, *, token: str, settings: Settings) -> int:
+    """The user id a live refresh token belongs to, reading only (the token is not rotated).
+
+    NeedsWrite for a token already used (its session must be revoked, a write).
+    """
+    row = _find(session, token, lock=False)
+    if row is None:
+        claims = _frozen_claims(session, token, settings)
+        if claims is None:
+            raise RefreshRejected("unknown refresh token")
+        return claims.user_id
+    if _is_used(row):
+        raise NeedsWrite("refresh token reused")
+    if as_utc(row.expires_at) <= utcnow():
+        raise RefreshRejected("refresh token expired")
+    return row.user_id
 
 
 def rotate_refresh_token(session: Session, *, token: str,
@@ -51,10 +121,10 @@ def rotate_refresh_token(session: Session, *, token: str,
     Presenting a token that was already rotated or revoked revokes its whole family, since
     someone else may hold a copy; RefreshRejected is raised after that revocation is committed.
     """
-    row = _find_locked(session, token)
+    row = _find(session, token, lock=True) or adopt_frozen_token(session, token, settings)
     if row is None:
         raise RefreshRejected("unknown refresh token")
-    if row.revoked_at is not None or row.replaced_by_id is not None:
+    if _is_used(row):
         revoke_family(session, family_id=row.family_id)
         session.commit()
         raise RefreshRejected("refresh token reused; the session is revoked")
@@ -68,9 +138,12 @@ def rotate_refresh_token(session: Session, *, token: str,
     return new_token, new_row
 
 
-def revoke_refresh_token(session: Session, *, token: str) -> bool:
+def revoke_refresh_token(session: Session, *, token: str, settings: Settings) -> bool:
     """Log out: revoke the token's family; False when the token is unknown (committed)."""
-    row = _find_locked(session, token)
+    try:
+        row = _find(session, token, lock=True) or adopt_frozen_token(session, token, settings)
+    except RefreshRejected:
+        return False
     if row is None:
         return False
     revoke_family(session, family_id=row.family_id)

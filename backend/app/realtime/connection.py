@@ -42,6 +42,7 @@ class Connection:
         self.conn_id = uuid.uuid4().hex
         self.opened_at = time.time()
         self.closing = False
+        self.announced = False  # told the other workers (a ``session`` event) that it opened
         self._outbox: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(OUTBOX_LIMIT + 1)
 
     @property

@@ -8,6 +8,9 @@ Kinds:
 - ``session``: user ``user_id`` opened socket ``conn_id`` at ``opened_at`` (epoch seconds)
   somewhere; that user's sockets opened earlier close.
 - ``resync``: local only — the listener reconnected; reload messages after ``message_id``.
+- ``gap``: local only — the listener reconnected; events of the gap may be lost.
+
+``origin`` names the worker that published an event, so a worker can tell its own echoes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Kind = Literal["message", "typing", "read", "thread", "session", "resync"]
+Kind = Literal["message", "typing", "read", "thread", "session", "resync", "gap"]
 CHANNEL = "chat_events"
 
 
@@ -34,6 +37,7 @@ class BusEvent:
     conn_id: str | None = None
     opened_at: float | None = None
     user_ids: tuple[int, ...] = field(default=())
+    origin: str | None = None
 
     def to_payload(self) -> str:
         """Compact JSON without empty fields (NOTIFY payloads must stay under 8000 bytes)."""

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from app.maintenance import current_status
+from app.maintenance import current_status, maintenance_detail
 from app.realtime.connection import Connection
 from app.realtime.events import BusEvent
 from app.realtime.protocol import (
@@ -39,8 +39,7 @@ async def _frozen(conn: Connection, frame: SendFrame | ReadFrame) -> bool:
     status = await run_in_threadpool(current_status, conn.websocket.app)
     if not status.enabled:
         return False
-    detail = f"maintenance: {status.message or 'writes are paused'}"
-    conn.push(error_frame(detail, status=MAINTENANCE_STATUS,
+    conn.push(error_frame(maintenance_detail(status), status=MAINTENANCE_STATUS,
                           client_ref=getattr(frame, "client_ref", None)))
     return True
 

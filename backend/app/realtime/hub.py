@@ -1,10 +1,15 @@
 """This worker's sockets and the dispatcher that turns bus events into frames for them.
 
 One socket per user: a newer socket of the same user replaces the older one (close code 4000
-"replaced"), on this worker at once and on other workers through the bus: each socket announces
+"replaced"), on this worker at once and on other workers through the bus: a socket announces
 its opening time (``session`` event) and every worker closes its socket of that user if it was
 opened earlier — so exactly the newest survives, whatever order the announcements arrive in
 (workers share the host clock, or NTP-synchronised ones).
+
+When to announce is ``announcer.Announcer``'s job (only when another socket of the user may
+exist elsewhere, coalesced per user). When an announcement of an older socket arrives while this
+worker's newer socket of that user was not announced, it is announced at once, so the older one
+still closes.
 
 Bus events are handled in arrival order by one dispatcher task; the messages a batch needs are
 loaded in one query, and only for threads that have a member connected here.
@@ -14,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket
 
+from app.realtime.announcer import Announcer
 from app.realtime.bus import Bus
 from app.realtime.connection import CLOSE_REPLACED, CLOSE_SERVER_ERROR, Connection
 from app.realtime.events import BusEvent
@@ -63,6 +70,8 @@ class Hub:
         self._by_thread: dict[int, set[int]] = {}
         self._delivered = RecentIds()
         self._events: asyncio.Queue[BusEvent] = asyncio.Queue()
+        self.origin = uuid.uuid4().hex  # this worker, in the events it publishes
+        self._announcer = Announcer(self._publish_session, self._by_user.get)
 
     # -- sockets --------------------------------------------------------------------------
     def connect(self, websocket: WebSocket, user_id: int, thread_ids: frozenset[int]) -> Connection:
@@ -71,9 +80,14 @@ class Hub:
         self._replace(self._by_user.get(user_id))
         self._by_user[user_id] = conn
         self._index(conn, conn.thread_ids)
-        self._bus.publish_now(BusEvent(kind="session", user_id=user_id, conn_id=conn.conn_id,
-                                       opened_at=conn.opened_at))
+        self._announcer.opened(conn)
         return conn
+
+    def _publish_session(self, conn: Connection) -> None:
+        """Tell the other workers that ``conn`` opened (their older sockets of the user close)."""
+        self._bus.publish_now(BusEvent(kind="session", user_id=conn.user_id,
+                                       conn_id=conn.conn_id, opened_at=conn.opened_at,
+                                       origin=self.origin))
 
     def disconnect(self, conn: Connection) -> None:
         if self._by_user.get(conn.user_id) is conn:
@@ -139,6 +153,8 @@ class Hub:
                     self._deliver(message, bus_event.client_ref, bus_event.user_id)
             elif bus_event.kind == "resync":
                 await self._resync(bus_event.message_id or 0)
+            elif bus_event.kind == "gap":
+                self._announcer.forget_all()
             else:
                 self._handle_signal(bus_event)
 
@@ -169,13 +185,25 @@ class Hub:
         for message in missed or ():
             self._deliver(message, None, None)
 
+    def _session_elsewhere(self, bus_event: BusEvent) -> None:
+        """A socket of ``user_id`` opened somewhere: close ours if older, else make it known."""
+        if bus_event.origin == self.origin:
+            return  # our own announcement, back from the bus
+        user_id = bus_event.user_id
+        conn = self._by_user.get(user_id)
+        if conn is not None and conn.age_key > (bus_event.opened_at or 0.0,
+                                                bus_event.conn_id or ""):
+            if not conn.announced:
+                self._announcer.announce(conn)  # theirs is older and does not know of ours
+            return  # ours is newer and announced: theirs closes when our news reaches it
+        if conn is not None:
+            self._replace(conn)
+        self._announcer.heard_elsewhere(user_id)
+
     def _handle_signal(self, bus_event: BusEvent) -> None:
         thread_id, user_id = bus_event.thread_id, bus_event.user_id
         if bus_event.kind == "session":
-            conn = self._by_user.get(user_id)
-            if conn is not None and conn.age_key < (bus_event.opened_at or 0.0,
-                                                    bus_event.conn_id or ""):
-                self._replace(conn)
+            self._session_elsewhere(bus_event)
         elif bus_event.kind == "thread":
             for member_id in bus_event.user_ids:
                 conn = self._by_user.get(member_id)

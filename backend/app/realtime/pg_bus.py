@@ -126,6 +126,8 @@ class PostgresBus:
         with conn.cursor() as cur:
             cur.execute("SELECT coalesce(max(id), 0) FROM chat_messages")
             newest = cur.fetchone()[0]
+        if self._high_water is not None:
+            self._handoff.deliver(BusEvent(kind="gap"))
         if self._high_water is not None and newest > self._high_water:
             logger.info("chat bus listener back; catching up after message %d", self._high_water)
             after = max(0, self._high_water - CATCH_UP_MARGIN)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from app.json_depth import depth_problem
 from app.payloads import OrmModel, RecordId, Text, UtcDatetime
 
 MAX_BODY_CHARS = 4000
@@ -71,6 +72,9 @@ def parse_client_frame(text: str | bytes | None) -> ClientFrame:
         raise FrameError("binary frames are not supported; send JSON text")
     if len(text) > MAX_FRAME_CHARS:
         raise FrameError(f"frame longer than {MAX_FRAME_CHARS} characters")
+    too_deep = depth_problem(text)
+    if too_deep is not None:
+        raise FrameError(f"frame is not acceptable: {too_deep}")
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError):

@@ -2,7 +2,7 @@
 
 Close codes: 4401 bad or expired token (at the handshake); 4000 replaced by a newer socket of the
 same user; 1011 the database failed (handshake or a frame) — reconnect when it is back; 1013 the
-client reads too slowly.
+client reads too slowly. Any other failure is logged and closes with 1011 "internal error".
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["realtime"])
 
 DATABASE_FAILED = "database unavailable"
+INTERNAL_ERROR = "internal error"
 WRITER_DRAIN_S = 5.0
 
 
@@ -63,6 +64,9 @@ async def _authenticate(service: RealtimeService, websocket: WebSocket,
     except SQLAlchemyError as exc:
         logger.warning("chat handshake: %s: %s", DATABASE_FAILED, type(exc).__name__)
         await websocket.close(code=CLOSE_SERVER_ERROR, reason=DATABASE_FAILED)
+    except Exception:  # noqa: BLE001 - a close with a reason, never a dropped connection
+        logger.exception("chat handshake: unexpected error")
+        await websocket.close(code=CLOSE_SERVER_ERROR, reason=INTERNAL_ERROR)
     return None
 
 
@@ -81,3 +85,6 @@ async def _serve(service: RealtimeService, conn: Connection) -> None:
             logger.warning("chat socket of user %d: %s: %s", conn.user_id, DATABASE_FAILED,
                            type(exc).__name__)
             conn.close(CLOSE_SERVER_ERROR, DATABASE_FAILED)
+        except Exception:  # noqa: BLE001 - never end the socket on a surprise without a close
+            logger.exception("chat socket of user %d: unexpected error on a frame", conn.user_id)
+            conn.close(CLOSE_SERVER_ERROR, INTERNAL_ERROR)
