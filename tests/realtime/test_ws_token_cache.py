@@ -24,14 +24,17 @@ from app.main import create_app
 from app.settings import load_settings
 
 RECONNECTS = 60
+CACHE_TTL_SECONDS = 3600.0
 STORM = 30
 
 
 @pytest.fixture
 def served(chat_db_url: str, tmp_path) -> Iterator[tuple[str, list[str]]]:
     """(base URL, statements the app's engine ran since the fixture started counting)."""
+    # a TTL far longer than the test: on a loaded machine 60 reconnects outlast the default 30 s
     settings = load_settings(sqlalchemy_database_url=chat_db_url, secret_key=TEST_SECRET_KEY,
-                             environment="test", upload_dir=tmp_path)
+                             environment="test", upload_dir=tmp_path,
+                             ws_token_cache_seconds=CACHE_TTL_SECONDS)
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:
@@ -83,7 +86,7 @@ def test_cached_token_is_refused_once_it_expires(served, seed) -> None:
     issued = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=lifetime - 2)  # expires in ~2 s
     token = token_for(dave.id, now=issued)
     with open_socket(base_url, token) as ws:
-        assert json.loads(ws.recv(timeout=20))["type"] == "ready"  # now cached for 30 s
+        assert json.loads(ws.recv(timeout=20))["type"] == "ready"  # now cached (for an hour)
     time.sleep(max(0.0, issued.timestamp() + lifetime - time.time()) + 1.1)
     with open_socket(base_url, token) as ws:
         assert close_of(ws) == (4401, "invalid or expired token")
