@@ -1,6 +1,6 @@
 """Demo data: a SQLite database with Alembic's schema and ~100k awkward, realistic rows.
 
-``python -m app.demo_data --out booking.db [--rows 100000] [--seed 7] [--force]``
+``python -m app.demo_data --out booking.db [--rows 100000] [--seed 7] [--force] [--upload-dir D]``
 
 Reproducible (seeded RNG), bulk-inserted, and built to exercise a migration: unicode (emoji,
 CJK, accents), NULLs, long text (>= 10 kB), tabs/newlines/backslashes, blobs with NUL bytes,
@@ -192,13 +192,34 @@ def gen_messages(rng: random.Random, count: int, members: list[dict]) -> list[di
     return messages
 
 
+UPLOAD_SIZES = (0, 1, 1000, 8192)  # small, so a demo's files can really be written
+
+
+def upload_content(stored_name: str, size: int) -> bytes:
+    """The bytes of a demo upload: derived from its stored name, so rows and files agree."""
+    return random.Random(stored_name).randbytes(size)
+
+
 def gen_uploads(rng: random.Random, count: int, user_ids: list[int]) -> list[dict]:
-    return [{"id": upload_id, "owner_id": rng.choice(user_ids),
-             "original_name": rng.choice(FILE_NAMES), "stored_name": hex_id(rng),
-             "content_type": rng.choice(CONTENT_TYPES),
-             "size_bytes": rng.choice([0, 1, rng.randrange(10**9), 5 * 2**30]),
-             "sha256": hex_id(rng, 256), "created_at": moment(rng)}
-            for upload_id in range(1, count + 1)]
+    """Upload rows whose size and sha256 are those of ``upload_content`` (real, checkable)."""
+    uploads = []
+    for upload_id in range(1, count + 1):
+        stored_name, size = hex_id(rng), rng.choice(UPLOAD_SIZES)
+        uploads.append({
+            "id": upload_id, "owner_id": rng.choice(user_ids),
+            "original_name": rng.choice(FILE_NAMES), "stored_name": stored_name,
+            "content_type": rng.choice(CONTENT_TYPES), "size_bytes": size,
+            "sha256": hashlib.sha256(upload_content(stored_name, size)).hexdigest(),
+            "created_at": moment(rng)})
+    return uploads
+
+
+def write_upload_files(upload_dir: Path, uploads: list[dict]) -> None:
+    """The files behind the upload rows, as the API stores them (``UPLOAD_DIR/stored_name``)."""
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    for upload in uploads:
+        (upload_dir / upload["stored_name"]).write_bytes(
+            upload_content(upload["stored_name"], upload["size_bytes"]))
 
 
 def gen_refresh_tokens(rng: random.Random, families: int, user_ids: list[int]) -> list[dict]:
@@ -254,8 +275,11 @@ def _check_foreign_keys(connection: Connection) -> None:
 
 
 def build_demo_database(path: Path, rows: int = DEFAULT_ROWS, seed: int = 7,
-                        progress: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Create ``path`` (must not exist) with the schema and ~``rows`` rows; rows per table."""
+                        progress: Callable[[str], None] | None = None,
+                        upload_dir: Path | None = None) -> dict[str, int]:
+    """Create ``path`` (must not exist) with the schema and ~``rows`` rows; rows per table.
+
+    With ``upload_dir``, the files behind the upload rows are written there too."""
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} already exists")
@@ -268,6 +292,8 @@ def build_demo_database(path: Path, rows: int = DEFAULT_ROWS, seed: int = 7,
         with engine.begin() as connection:
             for table, table_rows in generate(rows, seed):
                 _insert(connection, table, table_rows)
+                if table is Upload.__table__ and upload_dir is not None:
+                    write_upload_files(upload_dir, table_rows)
                 counts[table.name] = len(table_rows)
                 report(f"  {table.name:<18} {len(table_rows):>9,} rows")
             _check_foreign_keys(connection)
@@ -285,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"about how many rows in total (default {DEFAULT_ROWS:,})")
     parser.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--upload-dir", type=Path,
+                        help="also write the files behind the upload rows here (UPLOAD_DIR)")
     args = parser.parse_args(argv)
     if args.rows < 100:
         parser.error("--rows must be at least 100")
@@ -296,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.unlink()
     print(f"building {args.out} with about {args.rows:,} rows (seed {args.seed})")
     started = time.perf_counter()
-    counts = build_demo_database(args.out, args.rows, args.seed, progress=print)
+    counts = build_demo_database(args.out, args.rows, args.seed, progress=print,
+                                 upload_dir=args.upload_dir)
     print(f"done: {sum(counts.values()):,} rows in {len(counts)} tables, "
           f"{time.perf_counter() - started:.1f} s")
     return 0

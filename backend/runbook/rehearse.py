@@ -36,10 +36,12 @@ from runbook.schema import upgrade_target_schema
 from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
 from runbook.steps import StepRunner
+from runbook.verify_uploads import verify_uploads_or_fail
 from sqlite_to_pg.report import MigrationReport
 
 DEFAULT_ROWS = 20_000  # about half a minute end to end on 2 cores
 REHEARSAL_ROLE = "rehearsal_app"  # a non-superuser owner, as on Cloud SQL
+UPLOAD_SAMPLE = 20  # uploads downloaded through the API on PostgreSQL and checked
 
 
 @contextlib.contextmanager
@@ -62,9 +64,11 @@ def throwaway_database(shell: Shell) -> Iterator[str]:
             drop_database(server.url, url.rsplit("/", 1)[-1])
 
 
-def build_demo_sqlite(shell: Shell, path: Path, rows: int) -> None:
-    shell.run([sys.executable, "-m", "app.demo_data", "--out", str(path), "--rows", str(rows)],
-              cwd=PROJECT_ROOT)
+def build_demo_sqlite(shell: Shell, path: Path, rows: int, upload_dir: Path | None = None) -> None:
+    """The demo database (``python -m app.demo_data``), with its upload files when asked."""
+    files = ["--upload-dir", str(upload_dir)] if upload_dir is not None else []
+    shell.run([sys.executable, "-m", "app.demo_data", "--out", str(path), "--rows", str(rows),
+               *files], cwd=PROJECT_ROOT)
 
 
 def verified_detail(migration: MigrationReport | None) -> str:
@@ -88,10 +92,10 @@ def _api_config(cfg: RunbookConfig, work: Path) -> RunbookConfig:
                               api_env_file=work / "api.env")
 
 
-def _start_api(shell: Shell, cfg: RunbookConfig, target: str, work: Path,
+def _start_api(shell: Shell, cfg: RunbookConfig, target: str, upload_dir: Path,
                cleanup: contextlib.ExitStack) -> str:
     check_connection_budget(shell, cfg, target, cfg.api_workers, force=False)
-    env = {**postgres_env(target, cfg), "UPLOAD_DIR": str(work / "uploads")}
+    env = {**postgres_env(target, cfg), "UPLOAD_DIR": str(upload_dir)}
     write_env_file(cfg.path(cfg.api_env_file), env)  # what smoke's clean-up reads
     started = api_process.start_api(cfg, env)
     cleanup.callback(api_process.stop_api, cfg)
@@ -100,8 +104,12 @@ def _start_api(shell: Shell, cfg: RunbookConfig, target: str, work: Path,
 
 def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path | None,
                   pg: str | None, production_bytes: int | None, report_dir: Path,
-                  engine: str | None = None) -> tuple[RehearsalReport, Path]:
-    """Run every step, always stop what was started and write the report; return both."""
+                  engine: str | None = None, upload_dir: Path | None = None
+                  ) -> tuple[RehearsalReport, Path]:
+    """Run every step, always stop what was started and write the report; return both.
+
+    The API serves uploads from ``upload_dir`` (with ``--sqlite``), else from the demo data's
+    own files; a sample of them is downloaded and checked against its rows."""
     report = RehearsalReport(started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                              source=str(sqlite or f"demo data ({rows} rows)"),
                              target=redact_url(pg) if pg else "throwaway PostgreSQL")
@@ -110,11 +118,12 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
         work = Path(tmp)
         source = sqlite or work / "demo.sqlite"
         migration_report = work / "migration.json"
+        files = upload_dir or work / "uploads"
         try:
             with contextlib.ExitStack() as cleanup:
                 if sqlite is None:
                     with steps.step("build demo SQLite") as record:
-                        build_demo_sqlite(shell, source, rows)
+                        build_demo_sqlite(shell, source, rows, upload_dir=files)
                         record.detail = f"{source.stat().st_size / 1e6:.2f} MB"
                 with steps.step("start PostgreSQL") as record:
                     target = pg or cleanup.enter_context(throwaway_database(shell))
@@ -129,10 +138,16 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                     record.detail = verified_detail(report.migration)
                 api_cfg = _api_config(cfg, work)
                 with steps.step("start API on PostgreSQL") as record:
-                    record.detail = _start_api(shell, api_cfg, target, work, cleanup)
+                    record.detail = _start_api(shell, api_cfg, target, files, cleanup)
                 with steps.step("smoke") as record:
                     report.smoke = smoke_or_fail(shell, api_cfg)
                     record.detail = f"{len(report.smoke)} checks passed"
+                with steps.step("uploads") as record:
+                    if sqlite is not None and upload_dir is None:
+                        record.detail = "not checked: pass --upload-dir with --sqlite"
+                    else:
+                        checked = verify_uploads_or_fail(shell, api_cfg, sample=UPLOAD_SAMPLE)
+                        record.detail = f"{checked} file(s) match their rows (size, sha256)"
                 with steps.step("stop what the rehearsal started"):
                     cleanup.close()
             report.ok = True
@@ -164,10 +179,12 @@ def production_size(prod_sqlite: str | None, prod_size_mb: float | None) -> int 
     "report_dir": "where to write the Markdown + JSON report (default: REPORT_DIR)",
     "engine": "migration engine for the script (default: the script's own choice)",
     "yes": "with --pg: let the rehearsal replace the staging database's rows without asking",
+    "upload_dir": "with --sqlite: its uploads folder (UPLOAD_DIR), to check a sample of them",
 })
 def rehearse(ctx, rows: int = DEFAULT_ROWS, sqlite: str | None = None, pg: str | None = None,
              prod_sqlite: str | None = None, prod_size_mb: float | None = None,
-             report_dir: str | None = None, engine: str | None = None, yes: bool = False) -> None:
+             report_dir: str | None = None, engine: str | None = None, yes: bool = False,
+             upload_dir: str | None = None) -> None:
     """[rehearsal] The whole staging rehearsal (steps 1-5) end to end; writes a report."""
     cfg = config_from(ctx).with_overrides(report_dir=report_dir)
     shell = Shell(assume_yes=yes or pg is None)
@@ -177,5 +194,6 @@ def rehearse(ctx, rows: int = DEFAULT_ROWS, sqlite: str | None = None, pg: str |
     report, md_path = run_rehearsal(
         shell, cfg, rows=rows, sqlite=Path(sqlite).resolve() if sqlite else None, pg=pg,
         production_bytes=production_size(prod_sqlite, prod_size_mb),
-        report_dir=cfg.path(cfg.report_dir), engine=engine)
+        report_dir=cfg.path(cfg.report_dir), engine=engine,
+        upload_dir=Path(upload_dir).resolve() if upload_dir else None)
     shell.say(f"rehearsal {'PASSED' if report.ok else 'FAILED'}: {md_path}")
