@@ -49,11 +49,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Migration benchmark (~2M rows): psql \\copy limit vs pgloader vs built-in loader vs verify.
+    """Migration benchmark (2M rows, two shapes): the limit, psql, pgloader, DuckDB, the command.
 
-    Pass `-- --rows N` to change the size. Prints a table; copy it into docs/benchmarks.md.
+    Options after `--` (`-- --rows 200000 --shape json --workdir DIR`; `-- --help`). Prints a
+    table per shape; copy them into docs/benchmarks.md.
     """
-    _install(session)
+    _install(session, "bench")
     session.run("python", "-m", "benchmarks.migration", *session.posargs)
 
 

@@ -14,6 +14,7 @@ import math
 import re
 import struct
 from decimal import Decimal, localcontext
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
 _DATE = r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
 _TIME = r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,6}))?)?"
@@ -241,39 +242,65 @@ def _strings_ok(node, binary: bool) -> bool:
     return True
 
 
+class _JsonbNumber(str):
+    """A JSON number already printed the way jsonb prints it (numeric's text)."""
+
+
+def _jsonb_float(text: str) -> _JsonbNumber:
+    return _JsonbNumber(decimal_text(Decimal(text)))
+
+
+def _jsonb_int(text: str) -> _JsonbNumber:
+    return _JsonbNumber("0" if text == "-0" else text)  # JSON has no leading zeros to drop
+
+
+# Numbers stay text: a validity check needs no value, and jsonb prints numeric's digits.
+_JSON_CHECKER = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_reject_constant)
+_JSONB_READER = json.JSONDecoder(parse_float=_jsonb_float, parse_int=_jsonb_int,
+                                 parse_constant=_reject_constant)
+_JSONB_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
 def json_ok(value, binary: int) -> int:
     """1 when Postgres' json (``binary=0``) or jsonb (``binary=1``) would accept the text."""
     text = _as_text(value) if isinstance(value, bytes | str) else None
     if text is None:
         return 0
     try:
-        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=Decimal)
+        parsed = _JSON_CHECKER.decode(text)
     except ValueError:
         return 0
-    return int(_strings_ok(parsed, bool(binary)))
+    # Valid UTF-8 holds no lone surrogate, and a raw NUL is not valid JSON: strings Postgres
+    # refuses can only come from \u escapes, so only text with one is walked.
+    return 1 if "\\u" not in text else int(_strings_ok(parsed, bool(binary)))
+
+
+def _jsonb_key_order(item: tuple[str, object]) -> tuple[int, bytes]:
+    key = item[0].encode()
+    return len(key), key
 
 
 def _jsonb_node(node) -> str:
-    if isinstance(node, dict):
-        items = sorted(node.items(), key=lambda item: (len(item[0].encode()), item[0].encode()))
-        return "{" + ", ".join(f"{_jsonb_node(key)}: {_jsonb_node(item)}"
-                               for key, item in items) + "}"
-    if isinstance(node, list):
-        return "[" + ", ".join(_jsonb_node(item) for item in node) + "]"
-    if isinstance(node, str):
-        return json.dumps(node, ensure_ascii=False)
-    if node is None or isinstance(node, bool):
-        return json.dumps(node)
-    return decimal_text(Decimal(node))
+    kind = type(node)
+    if kind is dict:
+        return "{" + ", ".join(f"{encode_basestring(key)}: {_jsonb_node(item)}"
+                               for key, item in sorted(node.items(), key=_jsonb_key_order)) + "}"
+    if kind is list:
+        return "[" + ", ".join(map(_jsonb_node, node)) + "]"
+    if kind is str:
+        return encode_basestring(node)  # what json.dumps(ensure_ascii=False) writes for a str
+    if kind is _JsonbNumber:
+        return node
+    return _JSONB_CONSTANTS[node]
 
 
 def jsonb_text(value) -> str:
     """The text Postgres prints for a jsonb value (sorted keys, its spacing, numeric digits)."""
     if isinstance(value, int | float):
         return numeric_text(value)
-    parsed = json.loads(value, parse_float=Decimal, parse_int=Decimal,
-                        parse_constant=_reject_constant)
-    return _jsonb_node(parsed)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    return _jsonb_node(_JSONB_READER.decode(value))
 
 
 FUNCTIONS = [

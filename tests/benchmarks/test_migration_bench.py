@@ -1,34 +1,43 @@
-"""The migration benchmark on a small source: every step runs for real and its figures add up."""
+"""The migration benchmark on a small source: every step runs for real and its figures add up.
+
+One run of the JSON-heavy shape (the app's tables plus the hand-written jsonb chat table), so
+both kinds of table go through every step; no timed assertions.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
+import re
 
+import psycopg2
 import pytest
 
-from benchmarks.migration.run import Bench, format_table
+from benchmarks.migration.limit import psql_scripts
+from benchmarks.migration.results import format_table, split_from_report
+from benchmarks.migration.run import (
+    DUCKDB,
+    KEYS_IN_PLACE,
+    LIMIT,
+    STEP_NAMES,
+    Bench,
+    parse_args,
+)
+from benchmarks.migration.shapes import SHAPES
+from foundation.database_urls import libpq_url
+from sqlite_to_pg.constraints import save_foreign_keys, take_snapshot
+from sqlite_to_pg.indexes import save_indexes
+from sqlite_to_pg.sequences import sequence_states
 
 pytestmark = pytest.mark.requires_pg
 
-ROWS = 2000
-STEP_NAMES = [
-    "psql \\copy, keys dropped + re-added",
-    "psql \\copy, keys in place",
-    "pgloader engine",
-    "copy engine",
-    "migration command, copy engine",
-    "preflight alone",
-    "verify alone, re-reading SQLite (pgloader-loaded db)",
-    "verify alone, re-reading SQLite (copy-loaded db)",
-]
+ROWS = 1000
 
 
 @pytest.fixture(scope="module")
 def finished_bench(pg_server, tmp_path_factory):
-    """One benchmark run of ~2,000 rows on the test server; its databases dropped afterwards."""
-    bench = Bench(pg_server.url, tmp_path_factory.mktemp("bench"), ROWS, keep=False,
+    """One benchmark run of ~1,000 rows on the test server; its databases dropped afterwards."""
+    bench = Bench(pg_server.url, tmp_path_factory.mktemp("bench"), ROWS, SHAPES["json"],
                   log=lambda text: None)
     try:
         bench.run()
@@ -37,33 +46,71 @@ def finished_bench(pg_server, tmp_path_factory):
         bench.drop_databases()
 
 
+def _cursor(url: str):
+    conn = psycopg2.connect(libpq_url(url))
+    return contextlib.closing(conn), conn.cursor()
+
+
 def test_every_step_runs_and_the_table_lists_it(finished_bench):
     assert [step.name for step in finished_bench.steps] == STEP_NAMES
-    table = format_table(finished_bench.steps).splitlines()
-    assert len(table) == 2 + len(STEP_NAMES)
-    ratios = {line.split(" | ")[0][2:]: line.split(" | ")[3] for line in table[2:]}
-    assert [name for name, ratio in ratios.items() if ratio == "—"] == STEP_NAMES[5:]
-    assert ratios[STEP_NAMES[0]] == "1.00"
+    assert finished_bench.total_rows == ROWS
+    table = format_table(finished_bench.steps)
+    print(table)
+    rows = table.splitlines()[2:]
+    assert [row.split(" | ")[0][2:] for row in rows] == STEP_NAMES
+    assert rows[0].split(" | ")[3] == "1.00"
+    for step in finished_bench.steps:
+        assert step.measurement.seconds > 0 and step.measurement.peak_rss > 0
+        assert step.rows == ROWS
 
 
-def test_migration_command_row_comes_from_its_report(finished_bench):
-    report = json.loads((finished_bench.workdir / "migration-report.json").read_text())
-    assert report["status"] == "ok" and report["engine"] == "copy"
-    verify_seconds = report["verification"]["seconds"]
-    load_seconds = report["load"]["seconds"] - verify_seconds
-    step = finished_bench.steps[STEP_NAMES.index("migration command, copy engine")]
-    assert f"verify {verify_seconds:.1f} s = {verify_seconds / load_seconds:.2f}× the load" \
-        in step.note
-    with contextlib.closing(sqlite3.connect(finished_bench.sqlite_path)) as source:
-        bookings = source.execute("SELECT count(*) FROM bookings").fetchone()[0]
-    assert sum(t["rows"] for t in report["load"]["tables"]) == finished_bench.total_rows
-    assert {t["table"]: t["rows"] for t in report["load"]["tables"]}["bookings"] == bookings
+@pytest.mark.parametrize("engine", ["copy", "pgloader"])
+def test_migration_command_rows_come_from_their_reports(finished_bench, engine):
+    report = json.loads((finished_bench.workdir / f"json-migration-{engine}.json").read_text())
+    assert report["status"] == "ok" and report["engine"] == engine
+    step = finished_bench.steps[STEP_NAMES.index(f"migration command, {engine} engine")]
+    assert step.split == split_from_report(report)
+    before, load, verify = step.split
+    assert before > 0 and load > 0 and verify > 0
+    assert before + load + verify == pytest.approx(report["seconds"])
+    assert sum(t["rows"] for t in report["load"]["tables"]) == ROWS
+    assert {t["table"] for t in report["load"]["tables"]} >= {"chat_events", "bookings"}
 
 
-def test_check_rows_say_what_they_found(finished_bench):
-    notes = {step.name: step.note for step in finished_bench.steps}
-    assert notes["preflight alone"] == "9 tables, 0 findings"
-    for engine in ("pgloader", "copy"):
-        note = notes[f"verify alone, re-reading SQLite ({engine}-loaded db)"]
-        assert note.startswith("checksums 9 tables ok; ") and note.endswith(f"the {engine} load")
+def test_the_limit_drops_and_rebuilds_every_key_and_index(finished_bench):
+    plan = finished_bench.plan
+    with contextlib.closing(psycopg2.connect(libpq_url(finished_bench.plan_url))) as conn, \
+            conn.cursor() as cur:
+        keys = save_foreign_keys(cur, plan.schema, plan.table_names)
+        indexes = save_indexes(cur, plan.schema, plan.table_names)
+        made = take_snapshot(cur, plan.schema)
+    scripts = psql_scripts(finished_bench.plan_url, plan, {t.name: t.name for t in plan.tables})
+    limit, kept = scripts["limit"], scripts["keys in place"]
+    assert len(re.findall(r"DROP (CONSTRAINT|INDEX)", limit)) == len(keys) + len(indexes)
+    assert any(index.constraint for index in indexes)  # primary keys are dropped too
+    assert "DROP" not in kept and "ADD CONSTRAINT" not in kept
+    for script in (limit, kept):
+        assert script.count("WITH (FREEZE)") == len(plan.tables)
+        assert "reset_sequences.sql" in script
+    with contextlib.closing(psycopg2.connect(
+            libpq_url(finished_bench.step_databases[LIMIT]))) as conn, conn.cursor() as cur:
+        assert take_snapshot(cur, plan.schema) == made
+        assert all(state.ahead for state in sequence_states(cur, plan.schema))
 
+
+@pytest.mark.parametrize("step", [LIMIT, KEYS_IN_PLACE, DUCKDB])
+def test_peer_loads_hold_the_json_rows(finished_bench, step):
+    with contextlib.closing(psycopg2.connect(
+            libpq_url(finished_bench.step_databases[step]))) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*), count(payload), "
+                    "count(*) FILTER (WHERE jsonb_typeof(payload) = 'object') FROM chat_events")
+        total, with_payload, objects = cur.fetchone()
+    assert total == ROWS // 2 and 0 < with_payload == objects < total
+
+
+def test_help_names_every_shape_and_option(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    text = capsys.readouterr().out
+    for word in ("--rows", "--shape", "--workdir", "--keep", *SHAPES, "FREEZE", "DuckDB"):
+        assert word in text

@@ -112,20 +112,35 @@ INSERTS: list[tuple[str, str, str, Generator]] = [
 ]
 
 
-def build_sqlite(path: Path, rows: int, *, log: Callable[[str], None] = print) -> Shape:
-    """Create ``path`` with the app's schema and about ``rows`` rows; return the row counts."""
+def insert_rows(conn: sqlite3.Connection, table: str, columns: str, rows: Iterator[tuple]) -> None:
+    """``INSERT`` every row into ``table`` (``columns`` comma-separated) and commit."""
+    marks = ", ".join("?" for _ in columns.split(","))
+    conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
+    conn.commit()
+
+
+@contextlib.contextmanager
+def new_source(path: Path) -> Iterator[sqlite3.Connection]:
+    """A new SQLite file at ``path`` with the app's schema, open for fast bulk inserts."""
     path.unlink(missing_ok=True)
     apply_schema(f"sqlite:///{path}")
-    shape = Shape.for_total(rows)
-    rng = random.Random(SEED)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        for table, count_field, columns, generate in INSERTS:
-            marks = ", ".join("?" for _ in columns.split(","))
-            conn.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})",
-                             generate(shape, rng))
-            conn.commit()
-            log(f"  {table}: {getattr(shape, count_field):,} rows")
-    return shape
+        yield conn
 
+
+def insert_booking_rows(conn: sqlite3.Connection, shape: Shape, rng: random.Random,
+                        log: Callable[[str], None]) -> None:
+    """Fill the app's tables with ``shape``'s row counts."""
+    for table, count_field, columns, generate in INSERTS:
+        insert_rows(conn, table, columns, generate(shape, rng))
+        log(f"  {table}: {getattr(shape, count_field):,} rows")
+
+
+def build_sqlite(path: Path, rows: int, *, log: Callable[[str], None] = print) -> int:
+    """Create ``path`` with the app's schema and about ``rows`` rows; return the row count."""
+    shape = Shape.for_total(rows)
+    with new_source(path) as conn:
+        insert_booking_rows(conn, shape, random.Random(SEED), log)
+    return shape.total

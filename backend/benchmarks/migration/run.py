@@ -1,21 +1,25 @@
-"""The migration benchmark: ``python -m benchmarks.migration [--rows N] [--keep]`` (nox -s bench).
+"""The migration benchmark: ``python -m benchmarks.migration [--rows N] [--shape S] [--workdir D]``.
 
-On one PostgreSQL server (PG_TEST_URL/DB_URL, else a temporary cluster), from one booking-shaped
-SQLite file of about N rows, each step loads a fresh database that Alembic made and is measured
-as a child process (wall seconds, peak RSS of its process tree):
+On one PostgreSQL server (PG_TEST_URL, else a temporary cluster of the local binaries; never
+DB_URL, the production target), for each data shape (``--shape``, default all) one SQLite file
+of about N rows is built (or reused from ``--workdir``), and each step loads a fresh database
+that the shape's schema made, owned by a non-superuser role. Each step is a child process,
+measured from outside: wall seconds and the peak RSS of its whole process tree.
 
-* the physical limit: ``psql \\copy`` of CSV files exported beforehand (untimed), with the
-  foreign keys dropped during the load and re-added (one transaction), and with them in place;
-* the pgloader engine (scripts/migrate.load, with its journal, recount and key re-add);
-* the built-in copy engine;
-* the migration command end to end (scripts/migrate_sqlite_to_pg.sh --engine copy: preflight,
-  load, sequences, and the verify that reuses the hashes the load took while streaming), with
-  its JSON report's verify and load seconds;
-* preflight alone, against an empty target;
-* verify alone, re-reading SQLite, on the databases the two engines loaded.
+  limit            psql -1: every foreign key, primary/unique key and index saved, dropped and
+                   rebuilt from the saved definitions, \\copy ... WITH (FREEZE) of COPY text
+                   exported beforehand (untimed), sequences reset; one transaction, table owner
+  keys in place    the same \\copy FREEZE + sequence reset with every key and index in place
+  pgloader alone   pgloader with scripts/migrate.load, as the engine runs it (foreign keys
+                   dropped beforehand, untimed); no recount, key re-add, sequences or verify
+  DuckDB           INSERT ... SELECT per table from the attached SQLite into the attached
+                   Postgres (extensions installed from the PyPI packages' files), keys in place
+  migration command, copy / pgloader engine
+                   scripts/migrate_sqlite_to_pg.sh --engine E --yes: plan, preflight, load,
+                   sequences, verify; with its JSON report's preflight / load / verify seconds
 
-The engine rows reset sequences but do not verify (verify is measured on its own). Prints one
-table.
+"x limit" is a step's wall time over the limit's (1.00 = the limit; issue #11 asks <= 1.5 of
+the copy engine's migration command). Prints one Markdown table per shape.
 """
 
 from __future__ import annotations
@@ -28,115 +32,68 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 from sqlalchemy.engine import make_url
 
-from benchmarks.migration.data import apply_schema, build_sqlite
+from benchmarks.migration.bench_plan import read_bench_plan, split_password
+from benchmarks.migration.limit import export_copy_text, psql_scripts
 from benchmarks.migration.measure import Measurement, measure
-from foundation.database_urls import libpq_url, redact_text, sqlalchemy_url
+from benchmarks.migration.results import Step, format_table, split_from_report
+from benchmarks.migration.shapes import SHAPES, DataShape
+from foundation.database_urls import libpq_url, redact_text
 from foundation.throwaway_postgres import create_database, drop_database, provide_server
-from sqlite_to_pg.catalog import Plan, open_source, quote_sqlite, read_plan
-from sqlite_to_pg.constraints import save_foreign_keys
+from sqlite_to_pg.catalog import Plan
+from sqlite_to_pg.constraints import drop_foreign_keys, save_foreign_keys
+from sqlite_to_pg.pgloader_command import (
+    LOAD_FILE,
+    pgloader_environment,
+    pgloader_path,
+    safe_source_path,
+)
 
 DEFAULT_ROWS = 2_000_000
 OWNER = "cutover_app"  # a non-superuser role owning each benchmark database
 MIGRATE_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "migrate_sqlite_to_pg.sh"
-TARGETS = {"built-in loader ≥ limit ×": 0.9, "verify ≤ load ×": 0.5, "peak RSS MB <": 150}
-
-
-@dataclass
-class Step:
-    """One row of the result table."""
-
-    name: str
-    measurement: Measurement
-    rows: int
-    note: str = ""
-    versus_limit: bool = True  # a load, compared with the psql limit; checks are not
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.rows / self.measurement.seconds if self.measurement.seconds else 0.0
-
-
-def split_password(url: str) -> tuple[str, dict[str, str]]:
-    """A libpq URL without its password, and an environment carrying it as PGPASSWORD."""
-    parsed = make_url(libpq_url(url))
-    environment = dict(os.environ)
-    if parsed.password is not None:
-        environment["PGPASSWORD"] = str(parsed.password)
-    return parsed.set(password=None).render_as_string(hide_password=False), environment
-
-
-def read_bench_plan(sqlite_path: Path, pg_url: str) -> Plan:
-    """The catalog's plan for the benchmark source and one target database."""
-    with contextlib.closing(open_source(sqlite_path)) as source, \
-            contextlib.closing(psycopg2.connect(libpq_url(pg_url))) as conn, conn.cursor() as cur:
-        return read_plan(source, cur)
-
-
-def csv_field(value: object) -> str:
-    """One CSV field as Postgres reads it: NULL unquoted-empty, text quoted, blobs as \\x hex."""
-    if value is None:
-        return ""
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, bytes):
-        return f'"\\x{value.hex()}"'
-    return '"' + str(value).replace('"', '""') + '"'
-
-
-def export_csv(sqlite_path: Path, plan: Plan, directory: Path) -> dict[str, Path]:
-    """One CSV per planned table as Postgres reads it (NULL unquoted-empty, blobs as \\x hex)."""
-    files = {}
-    with contextlib.closing(open_source(sqlite_path)) as source:
-        for table in plan.tables:
-            path = directory / f"{table.name}.csv"
-            names = ", ".join(quote_sqlite(name) for name in table.column_names)
-            with path.open("w", encoding="utf-8") as handle:
-                for row in source.execute(f"SELECT {names} FROM {quote_sqlite(table.source.name)}"):
-                    handle.write(",".join(map(csv_field, row)) + "\n")
-            files[table.name] = path
-    return files
-
-
-def psql_script(conn, plan: Plan, files: dict[str, Path], keys: list, *, drop_keys: bool) -> str:
-    """The psql script of the limit: \\copy every table, keys dropped and re-added or kept."""
-    lines = [r"\set ON_ERROR_STOP on", "SET TimeZone = 'UTC';"]
-    if drop_keys:
-        lines += [key.drop_sql().as_string(conn) + ";" for key in keys]
-    for table in plan.tables:
-        columns = ", ".join(f'"{name}"' for name in table.column_names)
-        lines.append(f'\\copy "{table.target.schema}"."{table.name}" ({columns}) '
-                     f"FROM '{files[table.name]}' WITH (FORMAT csv)")
-    if drop_keys:
-        lines += [key.add_sql().as_string(conn) + ";" for key in keys]
-    return "\n".join(lines) + "\n"
+ENGINES = ("copy", "pgloader")
+LIMIT = "limit: psql \\copy FREEZE, every key and index dropped + rebuilt"
+KEYS_IN_PLACE = "psql \\copy FREEZE, keys in place"
+PGLOADER_ALONE = "pgloader alone"
+DUCKDB = "DuckDB INSERT … SELECT, keys in place"
+STEP_NAMES = [LIMIT, KEYS_IN_PLACE, PGLOADER_ALONE, DUCKDB,
+              *(f"migration command, {engine} engine" for engine in ENGINES)]
+TARGETS = "copy-engine command ≤ 1.5× limit (goal 1.2×); pgloader-engine command ≤ 1.3× " \
+          "pgloader alone; peak RSS < 150 MB"
 
 
 class Bench:
-    """One benchmark run on one server: fresh databases, measured steps, a table at the end."""
+    """One shape on one server: fresh databases, measured steps, a table at the end."""
 
-    def __init__(self, admin_url: str, workdir: Path, rows: int, keep: bool,
-                 log: Callable[[str], None]) -> None:
+    def __init__(self, admin_url: str, workdir: Path, rows: int, shape: DataShape, *,
+                 keep: bool = False, log: Callable[[str], None] = print) -> None:
         self.admin_url = admin_url
         self.workdir = workdir
         self.rows = rows
+        self.shape = shape
         self.keep = keep
         self.log = log
-        self.sqlite_path = workdir / f"booking-{rows}.sqlite"
+        self.sqlite_path = workdir / f"{shape.name}-{rows}.sqlite"
         self.databases: list[str] = []
+        self.step_databases: dict[str, str] = {}  # step name -> the database it loaded
         self.steps: list[Step] = []
         self.total_rows = 0
+        self.plan: Plan | None = None
+        self.plan_url = ""
 
-    def fresh_database(self) -> str:
-        """A new database owned by the non-superuser role, with Alembic's schema; its URL."""
+    def fresh_database(self, step: str | None = None) -> str:
+        """A new database owned by the non-superuser role, with the shape's schema; its URL."""
         url = create_database(self.admin_url, owner=OWNER)
         self.databases.append(url)
-        apply_schema(sqlalchemy_url(url))
+        if step is not None:
+            self.step_databases[step] = url
+        self.shape.apply_target_schema(url)
         return url
 
     def drop_databases(self) -> None:
@@ -144,111 +101,107 @@ class Bench:
         for url in self.databases:
             drop_database(self.admin_url, make_url(url).database)
 
-    def record(self, name: str, measurement: Measurement, *, versus_limit: bool = True) -> Step:
-        """Keep a measured step for the table; a failed step stops the run with its stderr."""
+    def record(self, name: str, measurement: Measurement, note: str = "") -> Step:
+        """Keep a measured step for the table; a failed step stops the run with its output."""
         if measurement.returncode != 0:
             output = (measurement.stderr.strip() or measurement.stdout.strip())[-2000:]
             raise RuntimeError(f"{name} failed ({measurement.returncode}): {redact_text(output)}")
-        step = Step(name, measurement, self.total_rows, versus_limit=versus_limit)
+        step = Step(name, measurement, self.total_rows, note)
         self.steps.append(step)
         self.log(f"  {name}: {measurement.seconds:.1f} s, {measurement.peak_rss_mb:.0f} MB")
         return step
 
     def run(self) -> None:
-        """Build (or reuse) the source, export the CSVs, then measure every step in turn."""
+        """Build (or reuse) the source, export the COPY text, then measure every step."""
         if self.sqlite_path.exists():
             self.log(f"reusing {self.sqlite_path}")
         else:
-            self.log(f"building {self.sqlite_path} (~{self.rows:,} rows)")
-            build_sqlite(self.sqlite_path, self.rows, log=self.log)
-        plan_url = self.fresh_database()
-        plan = read_bench_plan(self.sqlite_path, plan_url)
-        with contextlib.closing(open_source(self.sqlite_path)) as source:
-            self.total_rows = sum(source.execute(
-                f"SELECT count(*) FROM {quote_sqlite(t.source.name)}").fetchone()[0]
-                for t in plan.tables)
-        self.log(f"exporting CSV for the psql limit ({self.total_rows:,} rows, untimed)")
-        files = export_csv(self.sqlite_path, plan, self.workdir)
-        with contextlib.closing(psycopg2.connect(libpq_url(plan_url))) as conn:
-            with conn.cursor() as cur:
-                keys = save_foreign_keys(cur, plan.schema, plan.table_names)
-            scripts = {drop: psql_script(conn, plan, files, keys, drop_keys=drop)
-                       for drop in (True, False)}
-        self._psql("psql \\copy, keys dropped + re-added", scripts[True], "dropped")
-        self._psql("psql \\copy, keys in place", scripts[False], "kept")
-        loaded = {engine: self._engine(engine) for engine in ("pgloader", "copy")}
-        self._migration_command()
-        self.log("preflight alone …")
-        self._child("preflight alone", "preflight", plan_url, versus_limit=False)
-        for engine, (url, load_seconds) in loaded.items():
-            self.log(f"verify alone ({engine}-loaded db) …")
-            step = self._child(f"verify alone, re-reading SQLite ({engine}-loaded db)", "verify",
-                               url, versus_limit=False)
-            step.note += f"; {step.measurement.seconds / load_seconds:.2f}× the {engine} load"
+            self.log(f"building {self.sqlite_path} (~{self.rows:,} rows, {self.shape.name})")
+            self.shape.build_sqlite(self.sqlite_path, self.rows, log=self.log)
+        self.plan_url = plan_url = self.fresh_database()  # stays empty: the schema as made
+        self.plan = read_bench_plan(self.sqlite_path, plan_url)
+        self.log(f"exporting COPY text for the psql steps (untimed) from {self.sqlite_path}")
+        export_dir = self.workdir / f"{self.shape.name}-{self.rows}-copy"
+        export_dir.mkdir(exist_ok=True)
+        files = export_copy_text(self.sqlite_path, self.plan, export_dir)
+        self.total_rows = sum(_count_lines(path) for path in files.values())
+        scripts = psql_scripts(plan_url, self.plan, files)
+        self._psql(LIMIT, scripts["limit"], "limit")
+        self._psql(KEYS_IN_PLACE, scripts["keys in place"], "keys-in-place")
+        self._pgloader_alone()
+        self._duckdb()
+        for engine in ENGINES:
+            self._migration_command(engine)
 
     def _psql(self, name: str, script_text: str, label: str) -> None:
-        url, environment = split_password(self.fresh_database())
-        script = self.workdir / f"limit-{label}.sql"
+        url, environment = split_password(self.fresh_database(name))
+        script = self.workdir / f"{self.shape.name}-{label}.sql"
         script.write_text(script_text)
         self.log(f"{name} …")
         self.record(name, measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url],
                                   env=environment))
+        self._expect_rows(url, name)
 
-    def _engine(self, engine: str) -> tuple[str, float]:
-        """Load a fresh database with one engine; its URL and the step's wall seconds."""
-        url = self.fresh_database()
-        self.log(f"{engine} engine …")
-        step = self._child(f"{engine} engine", engine, url)
-        return url, step.measurement.seconds
+    def _pgloader_alone(self) -> None:
+        url = self.fresh_database(PGLOADER_ALONE)
+        with contextlib.closing(psycopg2.connect(libpq_url(url))) as conn, conn.cursor() as cur:
+            drop_foreign_keys(cur, save_foreign_keys(cur, self.plan.schema, self.plan.table_names))
+            conn.commit()
+        self.log(f"{PGLOADER_ALONE} …")
+        with safe_source_path(self.sqlite_path) as source, \
+                tempfile.TemporaryDirectory(prefix="cutover-bench-pgloader-") as root:
+            environment = pgloader_environment(source, url, self.plan.schema,
+                                               self.plan.table_names)
+            measurement = measure([pgloader_path(), "--root-dir", root, str(LOAD_FILE)],
+                                  env=environment)
+        self.record(PGLOADER_ALONE, measurement, "foreign keys dropped beforehand (untimed)")
+        self._expect_rows(url, PGLOADER_ALONE)
 
-    def _migration_command(self) -> None:
-        """The real migration command on a fresh database; verify vs load from its report."""
-        url, environment = split_password(self.fresh_database())
-        report_path = self.workdir / "migration-report.json"
+    def _duckdb(self) -> None:
+        plain_url, environment = split_password(self.fresh_database(DUCKDB))
+        self.log(f"{DUCKDB} …")
+        step = self.record(DUCKDB, measure(
+            [sys.executable, "-m", "benchmarks.migration.child", "duckdb",
+             str(self.sqlite_path), plain_url, str(self.workdir)], env=environment),
+            "no sequence reset")
+        report = json.loads(step.measurement.stdout.strip().splitlines()[-1])
+        if report["rows"] != self.total_rows:
+            raise RuntimeError(f"{DUCKDB}: {report['rows']:,} rows, not {self.total_rows:,}")
+
+    def _migration_command(self, engine: str) -> None:
+        """The real migration command on a fresh database; its report's time split."""
+        name = f"migration command, {engine} engine"
+        url, environment = split_password(self.fresh_database(name))
+        report_path = self.workdir / f"{self.shape.name}-migration-{engine}.json"
         environment["PYTHON"] = sys.executable
-        self.log("migration command, copy engine …")
-        step = self.record("migration command, copy engine", measure(
+        self.log(f"{name} …")
+        step = self.record(name, measure(
             [str(MIGRATE_SCRIPT), "--sqlite", str(self.sqlite_path), "--pg", url,
-             "--engine", "copy", "--yes", "--quiet", "--report", str(report_path)],
+             "--engine", engine, "--yes", "--quiet", "--report", str(report_path)],
             env=environment))
         report = json.loads(report_path.read_text())
-        verify_seconds = report["verification"]["seconds"]
-        load_seconds = report["load"]["seconds"] - verify_seconds  # the engine times both
-        limit = self.steps[0].measurement.seconds
-        step.note = (f"in its report: load {load_seconds:.1f} s ({limit / load_seconds:.2f}× "
-                     f"limit), verify {verify_seconds:.1f} s = "
-                     f"{verify_seconds / load_seconds:.2f}× the load")
-
-    def _child(self, name: str, job: str, url: str, *, versus_limit: bool = True) -> Step:
-        plain_url, environment = split_password(url)
-        step = self.record(name, measure(
-            [sys.executable, "-m", "benchmarks.migration.child", job, str(self.sqlite_path),
-             plain_url],
-            env=environment), versus_limit=versus_limit)
-        report = json.loads(step.measurement.stdout.strip().splitlines()[-1])
-        if not report.get("ok", False):
-            raise RuntimeError(f"{name}: not ok: {report}")
+        step.split = split_from_report(report)
+        loaded = sum(table["rows"] for table in report["load"]["tables"])
+        if report["status"] != "ok" or loaded != self.total_rows:
+            raise RuntimeError(f"{name}: status {report['status']}, {loaded:,} rows")
+        step.note = f"verified {len(report['load']['tables'])} tables"
         pgloader_mb = step.measurement.program_rss_mb("pgloader")
         if pgloader_mb is not None:
-            step.note = f"pgloader alone {pgloader_mb:.0f} MB"
-        if job == "verify":
-            step.note = f"checksums {report['tables']} tables ok"
-        if job == "preflight":
-            step.note = f"{report['tables']} tables, {report['findings']} findings"
-        return step
+            step.note += f"; pgloader itself {pgloader_mb:.0f} MB"
+
+    def _expect_rows(self, url: str, name: str) -> None:
+        with contextlib.closing(psycopg2.connect(libpq_url(url))) as conn, conn.cursor() as cur:
+            loaded = 0
+            for table in self.plan.tables:
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(table.target.identifier))
+                loaded += cur.fetchone()[0]
+        if loaded != self.total_rows:
+            raise RuntimeError(f"{name}: {loaded:,} rows in the target, not {self.total_rows:,}")
 
 
-def format_table(steps: list[Step]) -> str:
-    """The result table (Markdown) with each step's ratio to the physical limit."""
-    limit = steps[0].measurement.seconds
-    lines = ["| step | wall s | rows/s | × limit | peak RSS MB | note |",
-             "|---|---:|---:|---:|---:|---|"]
-    for step in steps:
-        seconds = step.measurement.seconds
-        ratio = f"{limit / seconds:.2f}" if step.versus_limit else "—"
-        lines.append(f"| {step.name} | {seconds:.1f} | {step.rows_per_second:,.0f} | {ratio} | "
-                     f"{step.measurement.peak_rss_mb:.0f} | {step.note} |")
-    return "\n".join(lines)
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -256,17 +209,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.migration", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS,
-                        help=f"about how many source rows (default {DEFAULT_ROWS:,})")
+                        help=f"about how many source rows per shape (default {DEFAULT_ROWS:,})")
+    parser.add_argument("--shape", choices=[*SHAPES, "all"], default="all",
+                        help="which data shape: " + "; ".join(
+                            f"{name}: {shape.description}" for name, shape in SHAPES.items()
+                        ).replace("%", "%%") + " (default: all)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the benchmark databases and the work directory")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="where the SQLite file and CSVs go, reused by later runs "
-                             "(default: a temporary directory, removed unless --keep)")
+                        help="where the SQLite files, COPY text and reports go; a SQLite file "
+                             "of the same shape and size there is reused (default: a temporary "
+                             "directory, removed unless --keep)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the table; 0 on success, 1 when a step failed."""
+    """Run the benchmark and print the tables; 0 on success, 1 when a step failed."""
     args = parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cutover-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -278,24 +236,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, workdir: Path) -> int:
-    with provide_server() as server:
+    shapes = list(SHAPES.values()) if args.shape == "all" else [SHAPES[args.shape]]
+    environ = {key: value for key, value in os.environ.items() if key != "DB_URL"}
+    with provide_server(environ) as server:
         print(f"server: {server}; load average now {os.getloadavg()[0]:.2f}", flush=True)
-        bench = Bench(server.url, workdir, args.rows, args.keep,
-                      log=lambda text: print(text, flush=True))
-        try:
-            bench.run()
-        except RuntimeError as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            if not args.keep:
-                bench.drop_databases()
-    print(f"\n{bench.total_rows:,} rows, load average after: {os.getloadavg()[0]:.2f}")
-    print(format_table(bench.steps))
-    print("targets: " + ", ".join(f"{name} {value}" for name, value in TARGETS.items()))
-    if args.keep:
-        print(f"kept: {workdir} and databases "
-              + ", ".join(make_url(url).database for url in bench.databases))
+        for shape in shapes:
+            bench = Bench(server.url, workdir, args.rows, shape, keep=args.keep,
+                          log=lambda text: print(text, flush=True))
+            try:
+                bench.run()
+            except RuntimeError as exc:
+                print(f"benchmark failed: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                if not args.keep:
+                    bench.drop_databases()
+            print(f"\n{shape.name} shape: {bench.total_rows:,} rows, load average after: "
+                  f"{os.getloadavg()[0]:.2f}")
+            print(format_table(bench.steps))
+            if args.keep:
+                print("kept databases: "
+                      + ", ".join(make_url(url).database for url in bench.databases))
+    print(f"targets: {TARGETS}")
     return 0
 
 
