@@ -20,6 +20,7 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,3 +216,13 @@ class CopyEngine:
         seconds = time.monotonic() - started
         progress.finish_table(rows, seconds)
         return TableLoad(table=table.name, rows=rows, seconds=seconds)
+
+
+def iter_copy_rows(sqlite_path: Path, table: TablePlan,
+                   coercions: frozenset[str] = frozenset()) -> Iterator[bytes]:
+    """Every COPY row of ``table``, exactly as the engine sends it (the benchmark exports them
+    for its ``psql \\copy`` limit, so both load the same bytes)."""
+    with contextlib.closing(open_source(sqlite_path)) as src:
+        register_functions(src)
+        for (line,) in src.execute(copy_rows_query(table, coercions)):
+            yield line
