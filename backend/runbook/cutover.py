@@ -26,6 +26,7 @@ from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
 from runbook.snapshot import back_up_sqlite_file
 from runbook.steps import StepRunner
+from runbook.verify_uploads import verify_uploads_or_fail
 
 
 @dataclass
@@ -68,6 +69,7 @@ def _flip(shell: Shell, plan: CutoverPlan) -> None:
     repoint_api(shell, plan.cfg, postgres_env(plan.target, plan.cfg),
                 workers=plan.cfg.api_workers, production=True)
     smoke_or_fail(shell, plan.cfg)  # inside the window: reads work, writes answer 503
+    verify_uploads_or_fail(shell, plan.cfg)  # rows moved, files did not: are they there?
 
 
 def cutover_steps(plan: CutoverPlan) -> list[tuple[str, Callable[[Shell], None]]]:

@@ -25,6 +25,7 @@ from runbook.shell import Shell
 from runbook.smoke import smoke_or_fail
 from runbook.snapshot import back_up_sqlite_file
 from runbook.steps import StepRunner
+from runbook.verify_uploads import verify_uploads_or_fail
 from sqlite_to_pg.online import lag, window
 
 
@@ -70,6 +71,7 @@ def run_online_cutover(shell: Shell, cfg: RunbookConfig, sqlite_path: Path, targ
         repoint_api(shell, cfg, postgres_env(target, cfg), workers=cfg.api_workers,
                     production=True)
         smoke_or_fail(shell, cfg)
+        verify_uploads_or_fail(shell, cfg)  # rows moved, files did not: are they there?
     with steps.step("unfreeze"):
         set_freeze(shell, cfg, False, None)
     seconds = time.monotonic() - started

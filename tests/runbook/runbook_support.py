@@ -20,10 +20,12 @@ INVOKE_TIMEOUT_S = 240
 
 
 def build_demo_sqlite(path: Path, rows: int = 300) -> Path:
-    """The API's demo database (users demo@example.com / user1@example.com, rooms, bookings…)."""
+    """The API's demo database (users demo@example.com / user1@example.com, rooms, bookings…),
+    with the files behind its upload rows in ``path.parent / "uploads"``: the UPLOAD_DIR that
+    ``runbook_environ(path.parent)`` gives the API."""
     from app.demo_data import build_demo_database
 
-    build_demo_database(path, rows=rows, seed=7)
+    build_demo_database(path, rows=rows, seed=7, upload_dir=path.parent / "uploads")
     return path
 
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from runbook_support import api_running, run_invoke, runbook_environ, seed_minimal_sqlite
 
-from runbook.api_env_file import sqlite_env
+from runbook.api_env_file import current_database_url, sqlite_env
 from runbook.errors import RunbookError
+from runbook.freeze import write_probe
 from runbook.shell import Shell
 from runbook.verify_uploads import (
     StoredUpload,
@@ -98,3 +99,26 @@ def test_the_sample_spreads_over_every_upload():
     assert spread_sample(rows, 1) == [0]
     assert spread_sample(rows[:3], 20) == [0, 1, 2]
 
+
+@pytest.mark.requires_pg
+@pytest.mark.slow
+def test_a_cutover_onto_a_host_without_the_files_stops_before_unfreezing(pg_url, tmp_path):
+    sqlite_path = seed_minimal_sqlite(tmp_path / "live.db")
+    environ = runbook_environ(tmp_path, SQLITE_PATH=str(sqlite_path), DB_URL=pg_url,
+                              DB_POOL_SIZE="2", DB_MAX_OVERFLOW="1")
+    with api_running(environ, sqlite_env(sqlite_path)) as cfg:
+        with httpx.Client(base_url=cfg.api_url) as client:
+            token = client.post("/auth/login", json={"email": "demo@example.com",
+                                                     "password": "demo-password"}).json()
+            assert client.post("/uploads", files={"file": ("kept.txt", b"kept")}, headers={
+                "Authorization": f"Bearer {token['access_token']}"}).status_code == 201
+        (stored,) = read_rows(f"sqlite:///{sqlite_path}")
+        upload_dir = Path(environ["UPLOAD_DIR"])
+        shutil.move(upload_dir, upload_dir.with_name("left-behind"))  # the new host lacks them
+
+        failed = run_invoke("cutover", "--yes", "--local", environ=environ)
+        assert failed.returncode == 1, failed.stdout[-3000:] + failed.stderr
+        assert "cutover stopped at step 'flip env and deploy'" in failed.stderr, failed.stderr
+        assert f"upload {stored.id} (file {stored.stored_name}" in failed.stdout + failed.stderr
+        assert current_database_url(cfg).startswith("postgresql")
+        assert write_probe(cfg.api_url) == 503  # still frozen: not unfrozen onto missing files
