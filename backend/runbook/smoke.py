@@ -105,7 +105,9 @@ def _ws_url(base_url: str, token: str) -> str:
 
 
 def _next_frame(socket, wanted: Callable[[dict], bool], what: str) -> dict:
+    """The next frame ``wanted`` accepts; an error frame it does not accept fails the check."""
     deadline = time.monotonic() + WS_TIMEOUT_S
+    skipped: list[str] = []
     while (left := deadline - time.monotonic()) > 0:
         try:
             frame = json.loads(socket.recv(timeout=left))
@@ -113,7 +115,11 @@ def _next_frame(socket, wanted: Callable[[dict], bool], what: str) -> dict:
             break
         if wanted(frame):
             return frame
-    raise CheckFailed(f"no {what} frame within {WS_TIMEOUT_S:.0f} s")
+        if frame.get("type") == "error":
+            raise CheckFailed(f"error frame instead of {what}: {frame}")
+        skipped.append(str(frame.get("type")))
+    seen = f"; other frames: {', '.join(skipped)}" if skipped else "; no other frame"
+    raise CheckFailed(f"no {what} frame within {WS_TIMEOUT_S:.0f} s{seen}")
 
 
 def check_websocket(s: SmokeSession) -> str:

@@ -40,22 +40,28 @@ LoadMessages = Callable[[Iterable[int]], Awaitable[dict[int, MessageOut]]]
 LoadAfter = Callable[[Iterable[int], int, int], Awaitable[list[MessageOut]]]
 
 
-class RecentIds:
-    """The last N message ids delivered by this worker (so a catch-up never repeats one)."""
+class RecentMessages:
+    """The last N messages delivered by this worker (so a catch-up never repeats one).
+
+    A message is known by its id *and* its creation time: SQLite hands a deleted row's id to
+    the next row (no AUTOINCREMENT), so an id alone would swallow a new message whose id a
+    deleted one had (the smoke test deletes what it sent).
+    """
 
     def __init__(self, limit: int = RECENT_IDS_KEPT) -> None:
-        self._order: deque[int] = deque()
-        self._ids: set[int] = set()
+        self._order: deque[tuple] = deque()
+        self._keys: set[tuple] = set()
         self._limit = limit
 
-    def add(self, message_id: int) -> bool:
-        """Record an id; False when it was already there."""
-        if message_id in self._ids:
+    def add(self, message: MessageOut) -> bool:
+        """Record a message; False when it was already delivered."""
+        key = (message.id, message.created_at)
+        if key in self._keys:
             return False
-        self._ids.add(message_id)
-        self._order.append(message_id)
+        self._keys.add(key)
+        self._order.append(key)
         if len(self._order) > self._limit:
-            self._ids.discard(self._order.popleft())
+            self._keys.discard(self._order.popleft())
         return True
 
 
@@ -68,7 +74,7 @@ class Hub:
         self._load_after = load_after
         self._by_user: dict[int, Connection] = {}
         self._by_thread: dict[int, set[int]] = {}
-        self._delivered = RecentIds()
+        self._delivered = RecentMessages()
         self._events: asyncio.Queue[BusEvent] = asyncio.Queue()
         self.origin = uuid.uuid4().hex  # this worker, in the events it publishes
         self._announcer = Announcer(self._publish_session, self._by_user.get)
@@ -171,7 +177,7 @@ class Hub:
             return {}
 
     def _deliver(self, message: MessageOut, client_ref: str | None, sender_id: int | None) -> None:
-        if not self._delivered.add(message.id):
+        if not self._delivered.add(message):
             return
         frame = message_frame(message)
         for conn in self._local(message.thread_id):
