@@ -196,10 +196,13 @@ class Run:
         self.progress.note(f"source {args.sqlite} → target {redact_url(args.pg)}")
         repair_before_reading(args, self.progress)
         plan, snapshot, occupied = read_state(args)
-        self.preflight = run_preflight(plan, args.sqlite, self.coercions, self.progress,
-                                       pg_url=args.pg, engine=args.engine)
-        self.preflight.findings += domain_findings(plan, args.sqlite, lambda: _connect(args.pg),
-                                                   self.coercions)
+        # The built-in loader refuses some bad values itself (in its one transaction, so
+        # nothing is kept): it is preceded by the checks it cannot do, and followed, if it
+        # fails, by the whole preflight, which names every problem.
+        before_load = args.engine == "copy" and not args.dry_run
+        self.preflight = self._preflight(plan, before_load)
+        if before_load and not self.preflight.ok:  # refused anyway: name every problem
+            self.preflight = self._preflight(plan, before_load=False)
         if self.preflight.findings:
             print(format_findings(self.preflight.findings))
         if not self.preflight.ok:
@@ -241,18 +244,43 @@ class Run:
             self.result = engine.load(plan, sqlite_path=args.sqlite, pg_url=args.pg,
                                       progress=self.progress, finish=finish)
         except engines.LoadFailed as exc:
+            if before_load:
+                self._name_what_the_load_refused(plan, f"the load failed: {exc}")
             raise CliError(f"load failed: {exc}", EXIT_LOAD_FAILED) from exc
         print(format_table(table_rows(self.result)))
         verification = self.result.verification
         for problem in verification.problems:
             print(f"verify: {problem}")
         if not (verification.ok and self.result.committed):
+            if before_load:
+                self._name_what_the_load_refused(plan, "verification failed")
             raise CliError("verification failed; the load was not kept (target as it was)",
                            EXIT_VERIFY_FAILED)
         print(f"done: {sum(t.rows for t in self.result.tables):,} rows in "
               f"{len(self.result.tables)} tables, verified "
               f"({time.monotonic() - self.started:.1f} s)")
         return EXIT_OK
+
+    def _preflight(self, plan: Plan, before_load: bool) -> PreflightReport:
+        args = self.args
+        report = run_preflight(plan, args.sqlite, self.coercions, self.progress, pg_url=args.pg,
+                               engine=args.engine, before_load=before_load)
+        report.findings += domain_findings(plan, args.sqlite, lambda: _connect(args.pg),
+                                           self.coercions)
+        return report
+
+    def _name_what_the_load_refused(self, plan: Plan, what_happened: str) -> None:
+        """After a failed built-in load (rolled back): the whole preflight; its findings, if
+        any, are the error (exit 3), as if it had run first."""
+        self.progress.note(f"{what_happened.split(':', 1)[0]} (rolled back, nothing kept); "
+                           "running the whole preflight to name every value")
+        full = self._preflight(plan, before_load=False)
+        if full.ok:
+            return
+        self.preflight = full
+        print(format_findings(full.findings))
+        raise CliError(f"preflight found problems (above) that the load refused ({what_happened})"
+                       "; it was rolled back: nothing was written", EXIT_PREFLIGHT)
 
     def write_report(self, code: int) -> None:
         if self.args.report is None:

@@ -105,18 +105,22 @@ def _unsupported_check(column: TargetColumn, x: str) -> Check:
     return Check("unsupported-type", f"{x} IS NOT NULL")
 
 
-def _table_checks(table: TablePlan, coercions: frozenset[str],
-                  engine: str | None = None) -> list[tuple[str, Check]]:
+def _table_checks(table: TablePlan, coercions: frozenset[str], engine: str | None = None,
+                  before_load: bool = False) -> list[tuple[str, Check]]:
     """Every value check of every column: NOT NULL, the type table's, the engine's. A column of
-    a type the type table lacks gets one check counting its values; it hides no other check."""
+    a type the type table lacks gets one check counting its values; it hides no other check.
+
+    ``before_load``: only the checks the built-in loader cannot catch itself (a NULL in a NOT
+    NULL column is refused by Postgres in COPY; see ``Check.caught_by_load``)."""
     extra = ENGINE_VALUE_CHECKS.get(engine or "")
     checks = []
     for column in table.columns:
         x = quote_sqlite(column.name)
-        if column.not_null:
+        if column.not_null and not before_load:
             checks.append((column.name, Check("not-null", f"{x} IS NULL")))
-        typed = (converter_for(column, coercions).checks(x) if is_supported(column)
-                 else [_unsupported_check(column, x)])
+        converter = converter_for(column, coercions) if is_supported(column) else None
+        typed = ([_unsupported_check(column, x)] if converter is None
+                 else converter.checks_before_load(x) if before_load else converter.checks(x))
         checks += [(column.name, check) for check in typed]
         if extra is not None:
             checks += [(column.name, check) for check in extra(column, x)]
@@ -187,13 +191,13 @@ def _detail(table: TablePlan, column: str, category: str, rows: int, count: int)
 
 
 def check_values(src: sqlite3.Connection, table: TablePlan, coercions: frozenset[str],
-                 first: list[int] | None = None,
-                 engine: str | None = None) -> tuple[int, list[Finding]]:
+                 first: list[int] | None = None, engine: str | None = None,
+                 before_load: bool = False) -> tuple[int, list[Finding]]:
     """(row count, findings) for every value check of one table, in about one scan.
 
     Each finding counts exactly the rows its check is true for; an unsupported column is
     reported even when every row is NULL there (the loader cannot write its type at all)."""
-    columns_checks = _table_checks(table, coercions, engine)
+    columns_checks = _table_checks(table, coercions, engine, before_load)
     rows, counts = count_checks(src, table, [check for _, check in columns_checks], first)
     findings = []
     for (column, check), count in zip(columns_checks, counts, strict=True):
@@ -299,8 +303,9 @@ class _TableReads:
 
 
 def _submit_reads(pool: SourcePool, src: sqlite3.Connection, plan: Plan, table: TablePlan,
-                  coercions: frozenset[str], engine: str | None) -> _TableReads:
-    checks = [check for _, check in _table_checks(table, coercions, engine)]
+                  coercions: frozenset[str], engine: str | None,
+                  before_load: bool) -> _TableReads:
+    checks = [check for _, check in _table_checks(table, coercions, engine, before_load)]
     scans = [pool.submit(scan_counts, table, checks, where)
              for where in rowid_ranges(src, table)]
     keys = [pool.submit(check_foreign_key, table, fk, plan.table(fk.ref_table))
@@ -312,25 +317,28 @@ def _submit_reads(pool: SourcePool, src: sqlite3.Connection, plan: Plan, table: 
 
 def run_preflight(plan: Plan, sqlite_path: Path, coercions: frozenset[str] = frozenset(),
                   progress=None, *, pg_url: str | None = None,
-                  engine: str | None = None) -> PreflightReport:
+                  engine: str | None = None, before_load: bool = False) -> PreflightReport:
     """Check every planned table; nothing is written anywhere.
 
     Every scan is submitted at once to a small pool of source threads (big tables in rowid
     ranges), then the results are read back table by table, in plan order. With ``pg_url``,
     unique keys over columns the target compares loosely are checked by Postgres (read-only);
-    ``engine`` adds that engine's own refusals (``ENGINE_VALUE_CHECKS``).
+    ``engine`` adds that engine's own refusals (``ENGINE_VALUE_CHECKS``). ``before_load``
+    leaves out the value checks the built-in loader catches itself (``Check.caught_by_load``):
+    its caller runs the whole preflight if the load then fails, to name every problem.
     """
     report = PreflightReport(findings=_schema_findings(plan))
     with contextlib.closing(open_source(sqlite_path)) as src, SourcePool(sqlite_path) as pool:
         register_functions(src)
-        reads = {table.name: _submit_reads(pool, src, plan, table, coercions, engine)
+        reads = {table.name: _submit_reads(pool, src, plan, table, coercions, engine,
+                                           before_load)
                  for table in plan.tables}
         for table in plan.tables:
             if progress is not None:
                 progress.note(f"preflight {table.name}")
             parts = [future.result() for future in reads[table.name].scans]
             first = [sum(part or 0 for part in column) for column in zip(*parts, strict=True)]
-            rows, findings = check_values(src, table, coercions, first, engine)
+            rows, findings = check_values(src, table, coercions, first, engine, before_load)
             report.row_counts[table.name] = rows
             report.findings += findings
             report.findings += [found for future in reads[table.name].keys

@@ -23,6 +23,7 @@ as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 from sqlite_to_pg import type_functions, type_table, value_functions
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
@@ -182,11 +183,16 @@ class TextValue(Converter):
         return escape_sqlite(f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x)
 
     def checks(self, x: str) -> list[Check]:
-        checks = text_checks(x)
+        """Text goes to COPY byte for byte (escaped; replace/rtrim keep NUL bytes): Postgres
+        refuses a NUL, invalid UTF-8 and a string over varchar(n) itself, and one it shortens
+        (trailing spaces over n) is seen by verify. Only a REAL or a blob, which SQLite would
+        turn into text on the way, must be found before the load."""
+        checks = [replace(check, caught_by_load=True) for check in text_checks(x)]
         checks.append(Check("wrong-type", typeof_in(x, "real", "blob")))
         if self.column.max_length is not None:
             checks.append(Check("too-long", f"typeof({x}) = 'text' AND "
-                                            f"length({x}) > {self.column.max_length}"))
+                                            f"length({x}) > {self.column.max_length}",
+                                caught_by_load=True))
         return checks
 
 
@@ -245,6 +251,15 @@ class DateTimeValue(Converter):
                             coercion="epoch-seconds" if coercible else None, gate=unusual))
         nul, utf8 = text_checks(x)
         return [*checks, nul, Check(utf8.category, utf8.condition, gate=unusual)]
+
+    def checks_before_load(self, x: str) -> list[Check]:
+        """The same checks behind a cheaper gate, "not of the canonical shape": the load sends
+        a value of that shape as it is, and Postgres refuses one that is no date (2024-02-30,
+        year 0, a NUL after it) or stores it changed (24:00, a leap second), which verify
+        sees. Only the other shapes go through Python, so only they must be checked first."""
+        unusual = f"{x} IS NOT NULL AND NOT ({x} GLOB '{_CANONICAL_GLOB[self.kind]}')"
+        return [replace(check, gate=unusual) for check in self.checks(x)
+                if check.category != "nul-byte"]
 
 
 class JsonValue(Converter):

@@ -22,6 +22,9 @@ VALUE_CASES = [
     ("bad-boolean", "BOOLEAN", "boolean", "2"),
     ("bad-datetime", "DATETIME", "timestamptz", "'2024-02-30 10:00:00.000000'"),
     ("bad-datetime", "DATETIME", "timestamp", "'yesterday'"),
+    # of the canonical shape: Postgres refuses year 0 and reads 24:00 as the next day
+    ("bad-datetime", "DATETIME", "timestamptz", "'0000-01-01 10:00:00.000000'"),
+    ("bad-datetime", "DATETIME", "timestamp", "'2024-01-01 24:00:00.000000'"),
     ("nul-byte", "DATETIME", "timestamptz", "'2024-01-01 10:00:00.000000' || char(0) || 'x'"),
     ("invalid-utf8", "DATETIME", "timestamptz", "CAST(x'323032342dff' AS TEXT)"),
     ("epoch-in-datetime", "DATETIME", "timestamptz", "1714557600"),
@@ -122,3 +125,24 @@ def test_an_opted_in_coercion_converts_and_is_counted(make_sqlite, migrate, pg_e
     assert pg_exec("SELECT at FROM t ORDER BY id")[0] == (
         dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC),)
     assert json.loads(report.read_text())["preflight"]["coercions"] == {"epoch-seconds": 1}
+
+
+@pytest.mark.parametrize("bad", ["'a' || char(0) || 'b'", "'2024-01-01 24:00:00.000000'"],
+                         ids=["nul-in-text", "hour-24"])
+def test_the_copy_engine_leaves_to_the_load_what_it_refuses_then_names_it(
+        bad, make_sqlite, migrate, pg_exec, target_state):
+    """The copy engine checks first only what its load cannot catch: a NUL in text (Postgres
+    refuses it in COPY) and a canonical-looking time Postgres reads as another (verify sees
+    it) are found by the load, rolled back, then named by the whole preflight."""
+    nul = "char" in bad
+    text, moment = (bad, "'2024-01-01 10:00:00.000000'") if nul else ("'x'", bad)
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w DATETIME);"
+                         "INSERT INTO t VALUES (1, 'ok', '2024-01-01 10:00:00.000000');"
+                         f"INSERT INTO t VALUES (7, {text}, {moment});")
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, v text, w timestamp)")
+    before = target_state()
+    done = migrate(source)
+    category, where = ("nul-byte", "t.v") if nul else ("bad-datetime", "t.w")
+    assert_refused(done, category, f"{where}: 1 row(s)", before, target_state())
+    assert "that the load refused" in done.stderr and "rolled back" in done.stderr
+    assert "rowid 7" in done.stdout
