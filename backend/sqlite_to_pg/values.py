@@ -272,11 +272,16 @@ class JsonValue(Converter):
                              f"WHEN 'real' THEN cutover_numeric({x}) END")
 
     def checks(self, x: str) -> list[Check]:
+        """For jsonb the load parses every text in Python (``cutover_jsonb``), which fails on
+        a NUL, invalid UTF-8, invalid JSON or a lone surrogate, and Postgres refuses the
+        ``\\u0000`` it prints: only a blob (which the load would turn into NULL) must be found
+        first. json text goes to Postgres as it is, so its checks all come first."""
         binary = int(self.column.type_name == "jsonb")
-        return text_checks(x) + [
+        return [replace(check, caught_by_load=bool(binary)) for check in text_checks(x)] + [
             Check("wrong-type", typeof_in(x, "blob")),
             Check("invalid-json", f"typeof({x}) = 'text' AND "
-                                  f"NOT cutover_json_ok({text_as_blob(x)}, {binary})"),
+                                  f"NOT cutover_json_ok({text_as_blob(x)}, {binary})",
+                  caught_by_load=bool(binary)),
         ]
 
 

@@ -32,6 +32,12 @@ VALUE_CASES = [
     ("datetime-offset", "DATETIME", "timestamp", "'2024-01-01 10:00:00+02:00'"),
     ("invalid-json", "JSON", "json", "'{\"a\": }'"),
     ("invalid-json", "JSON", "jsonb", "'\"\\u0000\"'"),
+    # jsonb texts the load itself parses and refuses (then the whole preflight names them)
+    ("invalid-json", "JSON", "jsonb", "'{\"a\": }'"),
+    ("invalid-json", "JSON", "jsonb", "'NaN'"),
+    ("invalid-json", "JSON", "jsonb", "'\"\\ud800\"'"),
+    ("invalid-utf8", "JSON", "jsonb", "CAST(x'22ff22' AS TEXT)"),
+    ("nul-byte", "JSON", "jsonb", "'\"a' || char(0) || 'b\"'"),
     ("too-long", "VARCHAR(3)", "varchar(3)", "'abcd'"),
     ("bad-uuid", "CHAR(32)", "uuid", "'not-a-uuid'"),
     ("wrong-type", "BLOB", "bytea", "'some text'"),
@@ -57,7 +63,8 @@ def refused(migrate, source, target_state, category: str, where: str) -> str:
 
 
 @pytest.mark.parametrize(("category", "sqlite_type", "pg_type", "bad"), VALUE_CASES,
-                         ids=[f"{case[0]}-{case[2].split()[0]}" for case in VALUE_CASES])
+                         ids=[f"{case[0]}-{case[2].split()[0]}-{number}"
+                              for number, case in enumerate(VALUE_CASES)])
 def test_each_value_category_is_named_and_nothing_is_written(
         category, sqlite_type, pg_type, bad, make_sqlite, migrate, pg_exec, target_state):
     source = make_sqlite(f"CREATE TABLE t (id INTEGER PRIMARY KEY, v {sqlite_type});"
