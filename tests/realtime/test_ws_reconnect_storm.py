@@ -28,6 +28,7 @@ pytestmark = pytest.mark.requires_pg
 
 STORM = 200
 AT_ONCE = 20
+CACHE_TTL_S = 600  # the whole storm within one TTL, however slow the machine
 _STATEMENT = re.compile(r"LOG:  statement: (.*)")
 TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SELECT 1"}  # and the pool's pre-ping
 WORKER_START_UP = ("LISTEN ", "SELECT coalesce(max(id), 0) FROM chat_messages",  # the listener
@@ -109,7 +110,8 @@ def test_a_reconnect_storm_costs_at_most_one_statement_per_worker(
     seed = Seeder(url)
     user = seed.user("stormy")
     seed.close()
-    with run_api(api_env(url, tmp_path / "uploads"), workers=workers) as api:
+    env = api_env(url, tmp_path / "uploads", WS_TOKEN_CACHE_SECONDS=str(CACHE_TTL_S))
+    with run_api(env, workers=workers) as api:
         mark(libpq, "storm-start")
         storm(api, user)
         mark(libpq, "storm-end")
