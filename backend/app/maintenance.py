@@ -2,7 +2,9 @@
 
 ``set_maintenance``/``read_maintenance`` are what the ``freeze``/``unfreeze`` tasks call.
 ``MaintenanceGate`` is the ASGI middleware: while frozen, writes answer 503 and every response
-carries ``X-Maintenance``. ``current_status(app)`` is the cached read for other code (WebSocket).
+carries ``X-Maintenance`` (paths answered without the database, ``/healthz``, carry the flag as
+last read, and no banner once a read failed). ``current_status(app)`` is the cached read for
+other code (WebSocket).
 
 Nothing writes a row while frozen. Sign-in keeps working without writing: the two routes in
 ``ANSWERED_WITHOUT_WRITING`` pass the gate and see the flag as ``request.state.maintenance``
@@ -82,7 +84,9 @@ class MaintenanceCache:
         self._lock = threading.Lock()
 
     def peek(self) -> MaintenanceStatus:
-        """The last known state, without touching the database."""
+        """The last state read, without touching the database; NOT_FROZEN when none is known
+        (never read, or the last read failed: a failed read is not the flag, and a banner
+        from before it would be a guess)."""
         return self._status
 
     def is_stale(self) -> bool:
@@ -102,7 +106,7 @@ class MaintenanceCache:
                 try:
                     self._status = read_maintenance(engine)
                 except DATABASE_UNAVAILABLE_ERRORS:
-                    self._read_at = None
+                    self._status, self._read_at = NOT_FROZEN, None  # unknown until read again
                     raise
                 except Exception as exc:  # e.g. the table does not exist yet
                     logger.warning("maintenance flag not readable (%s); treating as not frozen",

@@ -35,12 +35,13 @@ DEV_DATABASE_MARK = "created by invoke dev-pg (booking-cutover); dev-pg may empt
 
 
 def ensure_dev_sqlite(shell: Shell, cfg: RunbookConfig, rows: int) -> Path:
-    """The SQLite file at SQLITE_PATH: demo data when missing, then the schema at head."""
+    """The SQLite file at SQLITE_PATH: demo data (with the files behind its upload rows, in the
+    API's UPLOAD_DIR) when missing, then the schema at head."""
     path = cfg.path(cfg.sqlite_path)
     if path.exists():
-        shell.say(f"using the existing SQLite file {path}")
+        shell.say(f"using the existing SQLite file {path} (its upload files stay as they are)")
     else:
-        build_demo_sqlite(shell, path, rows)
+        build_demo_sqlite(shell, path, rows, upload_dir=Path(dev_env(cfg)["UPLOAD_DIR"]))
     upgrade_target_schema(shell, cfg, sqlite_url(path))
     return path
 

@@ -4,7 +4,10 @@
 Checks: login, ``/auth/me``, the chat WebSocket (send in a thread, receive it on the same
 socket), create + read back + list + cancel a booking, upload + download a file with its sha256.
 While the API is frozen the write checks turn into "is this write refused with 503" checks, so
-the same smoke test is meaningful inside the maintenance window.
+the same smoke test is meaningful inside the maintenance window. The task then downloads a
+sample of the uploads that were there before (``verify_uploads``: each file's sha256 against its
+row), so a flip onto a host or volume without the files fails the smoke test too; the rehearsal
+and the cutover run that check as a step of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from runbook.config import RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
 from runbook.shell import Shell
 from runbook.smoke_cleanup import SmokeLeftovers, remove_leftovers
+from runbook.verify_uploads import DEFAULT_SAMPLE, verify_uploads_or_fail
 
 HTTP_TIMEOUT_S = 10.0
 WS_TIMEOUT_S = 10.0
@@ -281,11 +285,24 @@ def smoke_or_fail(shell: Shell, cfg: RunbookConfig) -> list[dict]:
     "api_url": "base URL of the running API (default: API_URL)",
     "email": "account to log in with (default: SMOKE_EMAIL)",
     "password": "its password (default: SMOKE_PASSWORD); never printed",
+    "uploads_sample": "how many existing uploads to download and check against their rows "
+                      f"(default {DEFAULT_SAMPLE}; 0: none)",
     "dry_run": "say which checks would run against which API; send nothing",
 })
 def smoke(ctx, api_url: str | None = None, email: str | None = None,
-          password: str | None = None, dry_run: bool = False) -> None:
-    """[rehearsal 5] Smoke test the running API: login, me, WebSocket, bookings, uploads."""
+          password: str | None = None, uploads_sample: int = DEFAULT_SAMPLE,
+          dry_run: bool = False) -> None:
+    """[rehearsal 5] Smoke test the running API: login, me, WebSocket, bookings, uploads, then a
+    sample of the existing uploads downloaded and checked against their rows (sha256)."""
     cfg = config_from(ctx).with_overrides(api_url=api_url, smoke_email=email,
                                           smoke_password=password)
-    smoke_or_fail(Shell(dry_run=dry_run), cfg)
+    shell = Shell(dry_run=dry_run)
+    failures = []
+    for check in (lambda: smoke_or_fail(shell, cfg),
+                  lambda: verify_uploads_or_fail(shell, cfg, sample=uploads_sample)):
+        try:
+            check()
+        except RunbookError as exc:  # both run: one report names every problem
+            failures.append(str(exc))
+    if failures:
+        raise RunbookError("\n".join(failures))

@@ -2,7 +2,9 @@
 unavailable" (503 with Retry-After, 1011 on sockets), whatever the flag was last seen as.
 
 Real uvicorn on a throwaway cluster: the API sees the freeze, the flag is lifted behind its
-back, then the database stops before the worker read the flag again.
+back, then the database stops before the worker read the flag again. ``/healthz`` (answered
+without the database) then carries no ``X-Maintenance`` banner either: the worker's last read
+failed, so it does not know the flag.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def test_an_outage_after_the_freeze_was_lifted_is_not_reported_as_maintenance(
         thread = httpx.post(f"{base}/threads", headers=auth, json={"title": "t"}).json()
         set_maintenance(engine, True, "cutover")
         assert httpx.get(f"{base}/status").json() == {"maintenance": True, "message": "cutover"}
+        assert httpx.get(f"{base}/healthz").headers["x-maintenance"] == "cutover"
         ws_url = f"{base.replace('http', 'ws')}/ws?token={tokens['access_token']}"
         with connect(ws_url, open_timeout=TIMEOUT_S) as ws:
             assert json.loads(ws.recv(timeout=TIMEOUT_S))["type"] == "ready"
@@ -67,6 +70,9 @@ def test_an_outage_after_the_freeze_was_lifted_is_not_reported_as_maintenance(
                 assert (answer.status_code, answer.json()) == (503, UNAVAILABLE), answer.text
                 assert answer.headers["retry-after"] == str(DB_RETRY_AFTER_SECONDS)
                 assert "x-maintenance" not in answer.headers
+            health = httpx.get(f"{base}/healthz", timeout=TIMEOUT_S)  # answered without the db
+            assert health.status_code == 200, health.text
+            assert "x-maintenance" not in health.headers  # the failed reads are not the flag
 
             ws.send(json.dumps({"type": "send", "thread_id": thread["id"], "body": "hello"}))
             assert close_code(ws) == (1011, "database unavailable")

@@ -74,3 +74,27 @@ def test_newer_socket_on_another_worker_replaces_the_older(workers, seed) -> Non
             assert close_of(old_ws) == (4000, "replaced")
             send(bob_ws, type="send", thread_id=thread_id, body="to the new tab")
             assert next_frame(new_ws)["message"]["body"] == "to the new tab"
+
+
+@pytest.fixture(scope="module")
+def short_cache_workers(chat_db_url: str, tmp_path_factory) -> tuple[str, str]:
+    """Two workers whose token cache keeps an entry 3 s (the deferred announcement's wait)."""
+    env = api_env(chat_db_url, tmp_path_factory.mktemp("uploads"), WS_TOKEN_CACHE_SECONDS="3")
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context(run_api(env)), stack.enter_context(run_api(env))
+
+
+def test_newer_socket_of_a_cached_token_replaces_the_older_on_the_other_worker(
+        short_cache_workers, seed) -> None:
+    """The token is cached on both workers and the other worker announced a socket since: the
+    newer socket costs no statement at once, its announcement goes with the lookup renewing the
+    token's entry, and then the older socket on the other worker closes."""
+    first, second = short_cache_workers
+    alice = seed.user("alice")
+    with joined(first, alice):
+        pass  # the token is cached on the first worker (this socket was announced)
+    with joined(second, alice) as (old_ws, _):  # cached on the second, announced to the first
+        with joined(first, alice) as (new_ws, _):
+            assert close_of(old_ws) == (4000, "replaced")
+            send(new_ws, type="subscribe")
+            assert next_frame(new_ws)["type"] == "ready"

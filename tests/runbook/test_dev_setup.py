@@ -39,14 +39,16 @@ def test_dev_then_dev_pg_then_stop(tmp_path, pg_url, pg_server):
         assert (tmp_path / "booking.db").is_file()
         assert current_database_url(cfg).startswith("sqlite")
         smoke = run_invoke("smoke", environ=environ)
-        assert smoke.returncode == 0 and smoke.stdout.count("PASS") == 5, smoke.stdout
+        assert smoke.returncode == 0 and smoke.stdout.count("PASS") == 6, smoke.stdout
+        assert "file(s) match their rows" in smoke.stdout  # the demo data's own upload files
 
         on_pg = run_invoke("dev-pg", environ=environ)
         assert on_pg.returncode == 0, on_pg.stdout[-2000:] + on_pg.stderr
         assert current_database_url(cfg) == sqlalchemy_url(
             with_database(pg_server.url, dev_database))
         smoke = run_invoke("smoke", environ=environ)
-        assert smoke.returncode == 0 and smoke.stdout.count("PASS") == 5, smoke.stdout
+        assert smoke.returncode == 0 and smoke.stdout.count("PASS") == 6, smoke.stdout
+        assert "file(s) match their rows" in smoke.stdout  # the demo data's own upload files
         assert row_counts(pg_url) == before  # the target: untouched
 
         again = run_invoke("dev-pg", environ=environ)  # its own database: reloaded, no question

@@ -53,11 +53,20 @@ def test_smoke_passes_every_check_on_a_healthy_api_and_removes_what_it_created(r
     assert "removed smoke thread" in said.getvalue() and "and its file" in said.getvalue()
 
 
+def test_the_smoke_task_passes_when_there_are_no_uploads_to_check(running_api):
+    environ, _cfg, _sqlite_path = running_api
+    done = run_invoke("smoke", environ=environ)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("PASS") == len(CHECKS)
+    assert "0 of 0 upload(s) listed" in done.stdout and "no uploads to verify" in done.stdout
+
+
 def test_smoke_dry_run_sends_nothing(tmp_path):
     environ = runbook_environ(tmp_path)  # nothing listens at its API_URL
     done = run_invoke("smoke", "--dry-run", environ=environ)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[dry-run] would run: login, me, websocket, bookings, uploads" in done.stdout
+    assert "[dry-run] would download a sample of 20 of the uploads" in done.stdout
 
 
 def test_smoke_reports_a_wrong_password_as_a_failed_login(running_api):

@@ -1,5 +1,6 @@
-"""``invoke verify-uploads``: files downloaded from the running API (two workers) are checked
-against their rows; an API whose host lacks the files (or holds other bytes) fails naming them."""
+"""``invoke verify-uploads`` (and ``invoke smoke``, which checks a sample the same way): files
+downloaded from the running API (two workers) are checked against their rows; an API whose host
+lacks the files (or holds other bytes) fails naming them."""
 
 from __future__ import annotations
 
@@ -91,6 +92,30 @@ def test_other_bytes_under_the_same_name_are_caught(uploaded):
     assert f"1 of {len(made)} upload(s) checked" in str(failed.value)
     assert f"upload {victim.id} (file {victim.stored_name}" in str(failed.value)
     assert "content differs: 3 bytes" in str(failed.value)
+
+
+def test_smoke_downloads_the_existing_uploads_and_names_a_missing_or_altered_one(uploaded):
+    environ, _cfg, made = uploaded
+    passed = run_invoke("smoke", environ=environ)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert f"PASS uploads: {len(made)} file(s) match their rows" in passed.stdout
+
+    missing, altered = (next(u for u in made if u.size_bytes == size) for size in (1, 70_000))
+    upload_dir = Path(environ["UPLOAD_DIR"])
+    kept = {u.stored_name: (upload_dir / u.stored_name).read_bytes() for u in (missing, altered)}
+    (upload_dir / missing.stored_name).unlink()
+    (upload_dir / altered.stored_name).write_bytes(b"x" + kept[altered.stored_name][1:])
+    try:
+        failed = run_invoke("smoke", environ=environ)
+    finally:
+        for name, content in kept.items():
+            (upload_dir / name).write_bytes(content)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0, output
+    assert f"2 of {len(made)} upload(s) checked are missing or differ" in output
+    assert f"upload {missing.id} (file {missing.stored_name}" in output
+    assert f"upload {altered.id} (file {altered.stored_name}" in output
+    assert "answered 404" in output and "content differs: 70000 bytes" in output
 
 
 def test_the_sample_spreads_over_every_upload():

@@ -3,6 +3,9 @@
 A bus carries ``BusEvent``s to a ``sink`` running in the worker's event loop:
 - ``publish_in(session, event)``: transactional; delivered only if that session commits.
 - ``publish_now(event)``: ephemeral (typing, session announcements); best effort.
+- ``notify_column(event)``: a column that, selected in a query of a session, publishes the event
+  when that session commits (so the query's statement carries it); None when the bus has no
+  such thing (then ``publish_in``).
 ``bus_selection.bus_for(engine)`` picks LISTEN/NOTIFY on PostgreSQL and this bus elsewhere. The
 in-process bus reaches sockets of this process only: run one worker on SQLite.
 """
@@ -14,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, event
 from sqlalchemy.orm import Session
 
 from app.realtime.events import BusEvent
@@ -32,6 +35,8 @@ class Bus(Protocol):
     def publish_in(self, session: Session, bus_event: BusEvent) -> None: ...
 
     def publish_now(self, bus_event: BusEvent) -> None: ...
+
+    def notify_column(self, bus_event: BusEvent) -> ColumnElement | None: ...
 
 
 class LoopHandoff:
@@ -86,6 +91,9 @@ class InProcessBus:
 
     def publish_now(self, bus_event: BusEvent) -> None:
         self._handoff.deliver(bus_event)
+
+    def notify_column(self, bus_event: BusEvent) -> ColumnElement | None:
+        return None
 
 
 def _forget_pending(session: Session) -> None:

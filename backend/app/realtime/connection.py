@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -26,6 +26,16 @@ CLOSE_SERVER_ERROR = 1011
 CLOSE_TRY_AGAIN = 1013
 
 
+@dataclass
+class Opening:
+    """A socket about to open: its id and opening time, fixed before the handshake's identity
+    lookup so that the lookup can carry its announcement (``announced`` once it did)."""
+
+    conn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    opened_at: float = field(default_factory=time.time)
+    announced: bool = False
+
+
 @dataclass(frozen=True)
 class _Close:
     code: int
@@ -35,15 +45,28 @@ class _Close:
 class Connection:
     """A connected, authenticated socket of ``user_id``."""
 
-    def __init__(self, websocket: WebSocket, user_id: int, thread_ids: frozenset[int]) -> None:
+    def __init__(self, websocket: WebSocket, user_id: int, thread_ids: frozenset[int], *,
+                 opening: Opening | None = None, token: str = "") -> None:
         self.websocket = websocket
         self.user_id = user_id
         self.thread_ids: set[int] = set(thread_ids)
-        self.conn_id = uuid.uuid4().hex
-        self.opened_at = time.time()
+        self.opening = opening or Opening()
+        self.token = token  # its access token (a later lookup can carry its announcement)
         self.closing = False
-        self.announced = False  # told the other workers (a ``session`` event) that it opened
         self._outbox: asyncio.Queue[dict[str, Any] | _Close] = asyncio.Queue(OUTBOX_LIMIT + 1)
+
+    @property
+    def conn_id(self) -> str:
+        return self.opening.conn_id
+
+    @property
+    def opened_at(self) -> float:
+        return self.opening.opened_at
+
+    @property
+    def announced(self) -> bool:
+        """Told the other workers (a ``session`` event) that it opened."""
+        return self.opening.announced
 
     @property
     def age_key(self) -> tuple[float, str]:

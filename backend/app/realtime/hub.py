@@ -7,9 +7,12 @@ opened earlier — so exactly the newest survives, whatever order the announceme
 (workers share the host clock, or NTP-synchronised ones).
 
 When to announce is ``announcer.Announcer``'s job (only when another socket of the user may
-exist elsewhere, coalesced per user). When an announcement of an older socket arrives while this
-worker's newer socket of that user was not announced, it is announced at once, so the older one
-still closes.
+exist elsewhere; the announcement rides on the handshake's identity lookup, or on the lookup
+that renews the token's cache entry). When an announcement of an older socket arrives while this
+worker's newer socket of that user was not announced, that renewal announces it, so the older
+one still closes. A socket's opening time is fixed before its lookup, so an announcement of a
+newer socket may arrive before it is registered: the newest heard of each user is remembered and
+a socket older than it closes as replaced right after its ``ready`` frame.
 
 Bus events are handled in arrival order by one dispatcher task; the messages a batch needs are
 loaded in one query, and only for threads that have a member connected here.
@@ -26,16 +29,24 @@ from collections.abc import Awaitable, Callable, Iterable
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from app.realtime.announcer import Announcer
+from app.realtime.announcer import USERS_KEPT, Announcer
 from app.realtime.bus import Bus
-from app.realtime.connection import CLOSE_REPLACED, CLOSE_SERVER_ERROR, Connection
+from app.realtime.connection import CLOSE_REPLACED, CLOSE_SERVER_ERROR, Connection, Opening
 from app.realtime.events import BusEvent
-from app.realtime.protocol import MessageOut, message_frame, read_frame, typing_frame
+from app.realtime.protocol import (
+    MessageOut,
+    message_frame,
+    read_frame,
+    ready_frame,
+    typing_frame,
+)
+from app.realtime.token_cache import Identity
 
 logger = logging.getLogger(__name__)
 
 RECENT_IDS_KEPT = 10_000
 RESYNC_LIMIT = 1000
+_NEVER = (0.0, "")  # the age key older than every socket
 LoadMessages = Callable[[Iterable[int]], Awaitable[dict[int, MessageOut]]]
 LoadAfter = Callable[[Iterable[int], int, int], Awaitable[list[MessageOut]]]
 
@@ -68,7 +79,9 @@ class RecentMessages:
 class Hub:
     """Local sockets by user and by thread, and the bus-event dispatcher."""
 
-    def __init__(self, bus: Bus, *, load_messages: LoadMessages, load_after: LoadAfter) -> None:
+    def __init__(self, bus: Bus, *, load_messages: LoadMessages, load_after: LoadAfter,
+                 renew: Callable[[Connection], None],
+                 expires_at: Callable[[str], float | None]) -> None:
         self._bus = bus
         self._load_messages = load_messages
         self._load_after = load_after
@@ -77,23 +90,48 @@ class Hub:
         self._delivered = RecentMessages()
         self._events: asyncio.Queue[BusEvent] = asyncio.Queue()
         self.origin = uuid.uuid4().hex  # this worker, in the events it publishes
-        self._announcer = Announcer(self._publish_session, self._by_user.get)
+        self._announcer = Announcer(renew, self._by_user.get, expires_at)
+        self._newest_elsewhere: dict[int, tuple[float, str]] = {}  # age key, by user
 
     # -- sockets --------------------------------------------------------------------------
-    def connect(self, websocket: WebSocket, user_id: int, thread_ids: frozenset[int]) -> Connection:
-        """Register a socket, replacing the user's older one, and announce it to other workers."""
-        conn = Connection(websocket, user_id, thread_ids)
-        self._replace(self._by_user.get(user_id))
+    def connect(self, websocket: WebSocket, identity: Identity, *, opening: Opening,
+                token: str) -> Connection:
+        """Register a socket and send its ``ready`` frame; the user's older socket here closes
+        (or this one, when a newer socket of the user is known)."""
+        user_id = identity.user_id
+        conn = Connection(websocket, user_id, identity.thread_ids, opening=opening, token=token)
+        old = self._by_user.get(user_id)
+        newest_known = max(self._newest_elsewhere.get(user_id, _NEVER),
+                           old.age_key if old is not None else _NEVER)
+        conn.push(ready_frame(conn.user_id, conn.thread_ids))
+        if newest_known > conn.age_key:
+            conn.close(CLOSE_REPLACED, "replaced")  # lost the race to a newer socket
+            return conn
+        self._replace(old)
         self._by_user[user_id] = conn
         self._index(conn, conn.thread_ids)
         self._announcer.opened(conn)
         return conn
 
-    def _publish_session(self, conn: Connection) -> None:
-        """Tell the other workers that ``conn`` opened (their older sockets of the user close)."""
-        self._bus.publish_now(BusEvent(kind="session", user_id=conn.user_id,
-                                       conn_id=conn.conn_id, opened_at=conn.opened_at,
-                                       origin=self.origin))
+    def announcement(self, user_id: int, opening: Opening) -> BusEvent | None:
+        """The ``session`` event the lookup for a new socket should carry; None: none needed."""
+        if not self._announcer.wanted(user_id):
+            return None
+        return BusEvent(kind="session", user_id=user_id, conn_id=opening.conn_id,
+                        opened_at=opening.opened_at, origin=self.origin)
+
+    def announced(self, user_id: int, opening: Opening) -> None:
+        """A lookup carried ``announcement(user_id, opening)`` and committed."""
+        opening.announced = True
+        self._announcer.sent(user_id)
+
+    def announce_alone(self, conn: Connection) -> None:
+        """Announce ``conn`` in a statement of its own, if still needed (its token can no longer
+        be looked up, so no lookup can carry it)."""
+        announcement = self.announcement(conn.user_id, conn.opening)
+        if announcement is not None and not conn.announced and not conn.closing:
+            self._bus.publish_now(announcement)
+            self.announced(conn.user_id, conn.opening)
 
     def disconnect(self, conn: Connection) -> None:
         if self._by_user.get(conn.user_id) is conn:
@@ -196,11 +234,15 @@ class Hub:
         if bus_event.origin == self.origin:
             return  # our own announcement, back from the bus
         user_id = bus_event.user_id
+        theirs = (bus_event.opened_at or 0.0, bus_event.conn_id or "")
+        if len(self._newest_elsewhere) >= USERS_KEPT:
+            self._newest_elsewhere.clear()
+        self._newest_elsewhere[user_id] = max(theirs, self._newest_elsewhere.get(user_id, theirs))
         conn = self._by_user.get(user_id)
-        if conn is not None and conn.age_key > (bus_event.opened_at or 0.0,
-                                                bus_event.conn_id or ""):
-            if not conn.announced:
-                self._announcer.announce(conn)  # theirs is older and does not know of ours
+        if conn is not None and conn.age_key > theirs:
+            if not conn.announced:  # theirs is older and does not know of ours
+                self._announcer.heard_elsewhere(user_id)
+                self._announcer.defer(conn)
             return  # ours is newer and announced: theirs closes when our news reaches it
         if conn is not None:
             self._replace(conn)

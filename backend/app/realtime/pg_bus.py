@@ -18,7 +18,7 @@ import socket
 import threading
 
 import psycopg2
-from sqlalchemy import Engine, func
+from sqlalchemy import ColumnElement, Engine, func
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm import Session
 
@@ -77,6 +77,10 @@ class PostgresBus:
 
     def publish_in(self, session: Session, bus_event: BusEvent) -> None:
         session.execute(sql_select(func.pg_notify(self.channel, bus_event.to_payload())))
+
+    def notify_column(self, bus_event: BusEvent) -> ColumnElement:
+        """``(SELECT pg_notify(…))``: evaluated once per statement, and only if it yields a row."""
+        return sql_select(func.pg_notify(self.channel, bus_event.to_payload())).scalar_subquery()
 
     def publish_now(self, bus_event: BusEvent) -> None:
         self._outbox.append(bus_event)

@@ -19,9 +19,10 @@ from app.realtime.connection import (
     CLOSE_BAD_TOKEN,
     CLOSE_SERVER_ERROR,
     Connection,
+    Opening,
 )
 from app.realtime.handlers import handle_frame
-from app.realtime.protocol import FrameError, error_frame, parse_client_frame, ready_frame
+from app.realtime.protocol import FrameError, error_frame, parse_client_frame
 from app.realtime.service import RealtimeService
 from app.realtime.token_cache import Identity
 from app.security import InvalidToken
@@ -40,12 +41,12 @@ async def chat_socket(websocket: WebSocket, token: str = "") -> None:
     service = realtime_service(websocket.app)
     await service.start()
     await websocket.accept()
-    identity = await _authenticate(service, websocket, token)
+    opening = Opening()  # its announcement can ride on the token's lookup
+    identity = await _authenticate(service, websocket, token, opening)
     if identity is None:
         return
-    conn = service.hub.connect(websocket, identity.user_id, identity.thread_ids)
+    conn = service.hub.connect(websocket, identity, opening=opening, token=token)
     writer = asyncio.create_task(conn.write_frames(), name=f"ws-writer-{identity.user_id}")
-    conn.push(ready_frame(conn.user_id, conn.thread_ids))
     try:
         await _serve(service, conn)
     finally:
@@ -55,10 +56,10 @@ async def chat_socket(websocket: WebSocket, token: str = "") -> None:
             await asyncio.wait_for(writer, WRITER_DRAIN_S)
 
 
-async def _authenticate(service: RealtimeService, websocket: WebSocket,
-                        token: str) -> Identity | None:
+async def _authenticate(service: RealtimeService, websocket: WebSocket, token: str,
+                        opening: Opening) -> Identity | None:
     try:
-        return await service.tokens.resolve(token)
+        return await service.tokens.resolve(token, opening)
     except InvalidToken:
         await websocket.close(code=CLOSE_BAD_TOKEN, reason="invalid or expired token")
     except SQLAlchemyError as exc:

@@ -12,17 +12,19 @@ import logging
 from collections.abc import Iterable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.realtime import store
 from app.realtime.bus import Bus
 from app.realtime.bus_selection import bus_for
+from app.realtime.connection import Connection, Opening
 from app.realtime.events import BusEvent
 from app.realtime.hub import Hub
 from app.realtime.protocol import MessageOut
 from app.realtime.token_cache import TokenCache
-from app.security import access_token_expiry, decode_access_token
+from app.security import InvalidToken, access_token_expiry, decode_access_token
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,13 +38,15 @@ class RealtimeService:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.bus: Bus = bus_for(engine)
-        self.hub = Hub(self.bus, load_messages=self.load_messages, load_after=self.load_after)
         self.tokens = TokenCache(
             ttl_seconds=settings.ws_token_cache_seconds,
             decode=lambda token: decode_access_token(token, settings),
-            expiry=access_token_expiry, load=self.load_threads_of,
+            expiry=access_token_expiry, load=self._lookup_announcing,
         )
+        self.hub = Hub(self.bus, load_messages=self.load_messages, load_after=self.load_after,
+                       renew=self._renew_announcing, expires_at=self.tokens.expires_at)
         self._dispatcher: asyncio.Task | None = None
+        self._renewals: set[asyncio.Task] = set()
 
     @property
     def started(self) -> bool:
@@ -58,6 +62,8 @@ class RealtimeService:
         if self._dispatcher is None:
             return
         await self.bus.stop()
+        for task in list(self._renewals):
+            task.cancel()
         self._dispatcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._dispatcher
@@ -75,7 +81,45 @@ class RealtimeService:
             return work(session, *args, **kwargs)
 
     async def load_threads_of(self, user_id: int) -> frozenset[int] | None:
-        return await run_in_threadpool(self._in_session, _identity, user_id)
+        return await run_in_threadpool(self._in_session, self._identity, user_id, None)
+
+    async def _lookup_announcing(self, user_id: int,
+                                 opening: Opening | None) -> frozenset[int] | None:
+        """The token cache's lookup: one statement, carrying the announcement of ``opening``
+        when the hub wants one (see ``announcer``)."""
+        announcement = None if opening is None else self.hub.announcement(user_id, opening)
+        thread_ids = await run_in_threadpool(self._in_session, self._identity, user_id,
+                                             announcement)
+        if announcement is not None and thread_ids is not None:
+            self.hub.announced(user_id, opening)
+        return thread_ids
+
+    def _identity(self, session: Session, user_id: int,
+                  announcement: BusEvent | None) -> frozenset[int] | None:
+        also = None if announcement is None else self.bus.notify_column(announcement)
+        thread_ids = store.load_identity(session, user_id=user_id, also=also)
+        if announcement is not None:
+            if also is None and thread_ids is not None:
+                self.bus.publish_in(session, announcement)
+            session.commit()
+        return thread_ids
+
+    def _renew_announcing(self, conn: Connection) -> None:
+        """The hub's deferred announcement: renew the token's entry with a lookup carrying it."""
+        task = asyncio.get_running_loop().create_task(self._renew(conn))
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+
+    async def _renew(self, conn: Connection) -> None:
+        try:
+            await self.tokens.renew(conn.token, conn.opening)
+        except InvalidToken:
+            pass  # expired or its user is gone: announced alone below
+        except SQLAlchemyError as exc:
+            logger.warning("chat: announcing a socket of user %d failed: %s", conn.user_id,
+                           type(exc).__name__)
+            return
+        self.hub.announce_alone(conn)
 
     async def load_messages(self, message_ids: Iterable[int]) -> dict[int, MessageOut]:
         return await run_in_threadpool(self._in_session, _messages, list(message_ids))
@@ -111,10 +155,6 @@ class RealtimeService:
         self.bus.publish_in(session, BusEvent(kind="read", thread_id=thread_id, user_id=user_id,
                                               message_id=message_id))
         session.commit()
-
-
-def _identity(session: Session, user_id: int) -> frozenset[int] | None:
-    return store.load_identity(session, user_id=user_id)
 
 
 def _messages(session: Session, message_ids: list[int]) -> dict[int, MessageOut]:

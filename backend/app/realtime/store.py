@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import ChatMessage, ChatThread, ThreadMember, User
@@ -17,16 +17,22 @@ class ChatRuleBroken(ValueError):
     """A request the data forbids (e.g. a reply to a message of another thread)."""
 
 
-def load_identity(session: Session, *, user_id: int) -> frozenset[int] | None:
-    """The thread ids of an existing user, in one query; None when the user does not exist."""
+def load_identity(session: Session, *, user_id: int,
+                  also: ColumnElement | None = None) -> frozenset[int] | None:
+    """The thread ids of an existing user, in one query; None when the user does not exist.
+
+    ``also``: a column the same statement evaluates when the user exists (the bus's
+    announcement of the socket being opened, see ``Bus.notify_column``).
+    """
+    columns = [User.id, ThreadMember.thread_id] + ([] if also is None else [also])
     rows = session.execute(
-        select(User.id, ThreadMember.thread_id)
+        select(*columns)
         .outerjoin(ThreadMember, ThreadMember.user_id == User.id)
         .where(User.id == user_id)
     ).all()
     if not rows:
         return None
-    return frozenset(thread_id for _, thread_id in rows if thread_id is not None)
+    return frozenset(row[1] for row in rows if row[1] is not None)
 
 
 def insert_message(session: Session, *, thread_id: int, sender_id: int, body: str,

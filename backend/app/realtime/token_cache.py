@@ -4,6 +4,9 @@ A reconnect storm of one token costs one database query per TTL: concurrent hand
 token that is not cached yet wait for the first one's lookup instead of querying themselves.
 An entry never outlives the token's own expiry. Entries of a user are dropped when that user's
 threads change (see ``forget_user``).
+
+A lookup may carry the announcement of the socket being opened (``opening``; see
+``announcer``), so that a socket costs no statement besides its token's lookup.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from app.realtime.connection import Opening
 from app.security import InvalidToken
 
 MAX_ENTRIES = 10_000
@@ -37,13 +41,14 @@ class TokenCache:
     """``resolve(token)`` → Identity; InvalidToken for bad/expired tokens or unknown users.
 
     ``decode(token) -> user_id`` checks the signature (raises InvalidToken), ``expiry(token)``
-    gives its ``exp`` in epoch seconds, ``load(user_id)`` awaits the database lookup and returns
-    the user's thread ids or None when the user does not exist. Database errors propagate.
+    gives its ``exp`` in epoch seconds, ``load(user_id, opening)`` awaits the database lookup
+    (which may announce ``opening``) and returns the user's thread ids or None when the user does
+    not exist. Database errors propagate.
     """
 
     def __init__(self, *, ttl_seconds: float, decode: Callable[[str], int],
                  expiry: Callable[[str], float],
-                 load: Callable[[int], Awaitable[frozenset[int] | None]],
+                 load: Callable[[int, Opening | None], Awaitable[frozenset[int] | None]],
                  clock: Callable[[], float] = time.time) -> None:
         self.ttl_seconds = ttl_seconds
         self._decode = decode
@@ -63,7 +68,19 @@ class TokenCache:
             return None
         return entry.identity
 
-    async def resolve(self, token: str) -> Identity:
+    def expires_at(self, token: str) -> float | None:
+        """When the token's entry ends (epoch seconds); None when it is not cached."""
+        entry = self._entries.get(token)
+        return None if entry is None else entry.valid_until
+
+    async def renew(self, token: str, opening: Opening | None = None) -> Identity:
+        """Look the token up again now (its entry is replaced), carrying ``opening``."""
+        self._entries.pop(token, None)
+        return await self.resolve(token, opening)
+
+    async def resolve(self, token: str, opening: Opening | None = None) -> Identity:
+        """The token's identity: cached, or from the lookup in flight, or from a new lookup
+        (which carries ``opening``; waiters of a lookup in flight do not announce theirs)."""
         cached = self._cached(token)
         if cached is not None:
             return cached
@@ -73,7 +90,7 @@ class TokenCache:
         future: asyncio.Future[Identity] = asyncio.get_running_loop().create_future()
         self._pending[token] = future
         try:
-            identity = await self._lookup(token)
+            identity = await self._lookup(token, opening)
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -87,10 +104,10 @@ class TokenCache:
         finally:
             del self._pending[token]
 
-    async def _lookup(self, token: str) -> Identity:
+    async def _lookup(self, token: str, opening: Opening | None) -> Identity:
         user_id = self._decode(token)
         self.lookups += 1
-        thread_ids = await self._load(user_id)
+        thread_ids = await self._load(user_id, opening)
         if thread_ids is None:
             raise InvalidToken(f"user {user_id} does not exist")
         identity = Identity(user_id=user_id, thread_ids=thread_ids)
