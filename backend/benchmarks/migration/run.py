@@ -58,6 +58,8 @@ DEFAULT_ROWS = 2_000_000
 OWNER = "cutover_app"  # a non-superuser role owning each benchmark database
 MIGRATE_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "migrate_sqlite_to_pg.sh"
 ENGINES = ("copy", "pgloader")
+OPTIONAL_STEPS = ("keys-in-place", "pgloader-alone", "duckdb", "copy-command",
+                  "pgloader-command")
 LIMIT = "limit: psql \\copy FREEZE, every key and index dropped + rebuilt"
 KEYS_IN_PLACE = "psql \\copy FREEZE, keys in place"
 PGLOADER_ALONE = "pgloader alone"
@@ -72,8 +74,10 @@ class Bench:
     """One shape on one server: fresh databases, measured steps, a table at the end."""
 
     def __init__(self, admin_url: str, workdir: Path, rows: int, shape: DataShape, *,
-                 keep: bool = False, log: Callable[[str], None] = print) -> None:
+                 keep: bool = False, log: Callable[[str], None] = print,
+                 steps: frozenset[str] = frozenset(OPTIONAL_STEPS)) -> None:
         self.admin_url = admin_url
+        self.wanted = steps  # the optional steps to run; the limit always runs
         self.workdir = workdir
         self.rows = rows
         self.shape = shape
@@ -127,11 +131,15 @@ class Bench:
         self.total_rows = sum(_count_lines(path) for path in files.values())
         scripts = psql_scripts(plan_url, self.plan, files)
         self._psql(LIMIT, scripts["limit"], "limit")
-        self._psql(KEYS_IN_PLACE, scripts["keys in place"], "keys-in-place")
-        self._pgloader_alone()
-        self._duckdb()
+        if "keys-in-place" in self.wanted:
+            self._psql(KEYS_IN_PLACE, scripts["keys in place"], "keys-in-place")
+        if "pgloader-alone" in self.wanted:
+            self._pgloader_alone()
+        if "duckdb" in self.wanted:
+            self._duckdb()
         for engine in ENGINES:
-            self._migration_command(engine)
+            if f"{engine}-command" in self.wanted:
+                self._migration_command(engine)
 
     def _psql(self, name: str, script_text: str, label: str) -> None:
         url, environment = split_password(self.fresh_database(name))
@@ -214,6 +222,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="which data shape: " + "; ".join(
                             f"{name}: {shape.description}" for name, shape in SHAPES.items()
                         ).replace("%", "%%") + " (default: all)")
+    parser.add_argument("--steps", default=",".join(OPTIONAL_STEPS),
+                        help="comma-separated steps to run besides the limit, which always "
+                             f"runs (default: all of {', '.join(OPTIONAL_STEPS)})")
     parser.add_argument("--keep", action="store_true",
                         help="keep the benchmark databases and the work directory")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -237,12 +248,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, workdir: Path) -> int:
     shapes = list(SHAPES.values()) if args.shape == "all" else [SHAPES[args.shape]]
+    steps = frozenset(step.strip() for step in args.steps.split(",") if step.strip())
+    if unknown := steps - set(OPTIONAL_STEPS):
+        print(f"unknown step(s): {', '.join(sorted(unknown))}; the steps are "
+              f"{', '.join(OPTIONAL_STEPS)}", file=sys.stderr)
+        return 2
     environ = {key: value for key, value in os.environ.items() if key != "DB_URL"}
     with provide_server(environ) as server:
         print(f"server: {server}; load average now {os.getloadavg()[0]:.2f}", flush=True)
         for shape in shapes:
             bench = Bench(server.url, workdir, args.rows, shape, keep=args.keep,
-                          log=lambda text: print(text, flush=True))
+                          log=lambda text: print(text, flush=True), steps=steps)
             try:
                 bench.run()
             except RuntimeError as exc:
