@@ -18,10 +18,10 @@ def _install(session: nox.Session, extras: str = "test") -> None:
     session.install("-c", CONSTRAINTS, "-e", f".[{extras}]")
 
 
-def _pytest(session: nox.Session, backend: str) -> None:
+def _pytest(session: nox.Session, backend: str, *options: str) -> None:
     _install(session)
     args = session.posargs or ["-q"]
-    session.run("pytest", f"--db={backend}", *args)
+    session.run("pytest", f"--db={backend}", *options, *args)
 
 
 @nox.session(python=PYTHON)
@@ -32,11 +32,12 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def pg_tests(session: nox.Session) -> None:
-    """The same suite on a real PostgreSQL, plus the migration and runbook tests.
+    """The app suite on a real PostgreSQL, plus the migration, runbook and realtime tests that
+    need one. Tests that use no database backend at all ran in ``tests`` and are left out.
 
     The server is PG_TEST_URL if set, else a Docker container, else a temporary local cluster.
     """
-    _pytest(session, "postgresql")
+    _pytest(session, "postgresql", "--only-postgres-dependent")
 
 
 @nox.session(python=PYTHON)

@@ -39,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db", choices=("sqlite", "postgresql"),
                      default=os.environ.get("TEST_DB", "sqlite"),
                      help="backend for the app tests; postgresql also runs the requires_pg tests")
+    parser.addoption("--only-postgres-dependent", action="store_true",
+                     help="with --db=postgresql: leave out the tests that neither use the backend "
+                          "nor need PostgreSQL (the sqlite run has them; nox -s pg_tests sets it)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,12 +49,18 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.pop(name, None)
 
 
+def _runs_in_this_session(config: pytest.Config, item: pytest.Item) -> bool:
+    needs_pg = item.get_closest_marker("requires_pg") is not None
+    if config.getoption("--db") != "postgresql":
+        return not needs_pg
+    return (needs_pg or "backend" in item.fixturenames
+            or not config.getoption("--only-postgres-dependent"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--db") == "postgresql":
-        return
     kept, dropped = [], []
     for item in items:
-        (dropped if item.get_closest_marker("requires_pg") else kept).append(item)
+        (kept if _runs_in_this_session(config, item) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
