@@ -5,7 +5,9 @@ apply the last round, reset the sequences and verify, all in one transaction
 (``sqlite_to_pg.online.window``); flip, unfreeze. After the window: the read-only snapshot for
 rollback (the file no longer changes once the API runs on PostgreSQL), capture-stop, monitor.
 If the verification fails, nothing of the last round is kept, the API stays on SQLite and is
-unfrozen, the capture is removed and the error says what differed.
+unfrozen, the capture is removed and the error says what differed. If the flip (or the unfreeze
+after it) fails, the error says how to undo it: once the env file names PostgreSQL, the
+snapshot is taken then and ``invoke rollback`` (which also runs capture-stop) is the way back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runbook.api_env_file import postgres_env
+from runbook.api_env_file import current_database_url, postgres_env
 from runbook.capture_stop import run_capture_stop
 from runbook.config import RunbookConfig
 from runbook.errors import RunbookError
@@ -59,6 +61,28 @@ class OnlineWindow:
                                                          else "") for part in self.parts]
 
 
+def _stopped_after_the_round(cfg: RunbookConfig, sqlite_path: Path,
+                             exc: Exception) -> RunbookError:
+    """The flip or the unfreeze failed (the target holds every row): how to undo it. Once the
+    env file names PostgreSQL, the snapshot ``rollback`` compares with is taken now (the file
+    is frozen), so that ``invoke rollback`` can run; it also removes the capture."""
+    if current_database_url(cfg).startswith("sqlite"):
+        undo = ("the API still runs on SQLite, frozen: `invoke unfreeze --yes`, then "
+                "`invoke capture-stop --yes` (or fix the cause and rerun `invoke cutover "
+                "--online`)")
+    else:
+        try:
+            taken = back_up_sqlite_file(sqlite_path, cfg.path(cfg.snapshot_dir))
+            snapshot = f" --snapshot {taken.path}"
+        except Exception as failed:  # noqa: BLE001 - say it, the undo stays the same
+            snapshot = f"  (no snapshot could be taken: {type(failed).__name__}: {failed})"
+        undo = (f"the API's env file names PostgreSQL: `invoke rollback --yes{snapshot}` "
+                "(it points the API back at SQLite, unfreezes and removes the capture)")
+    cause = str(exc) if isinstance(exc, RunbookError) else f"{type(exc).__name__}: {exc}"
+    return RunbookError(f"online cutover stopped after the window's last round: {cause}\n"
+                        f"To undo: {undo}")
+
+
 def run_online_window(shell: Shell, cfg: RunbookConfig, sqlite_path: Path, target: str, *,
                       message: str, steps: StepRunner, check_uploads: bool = True
                       ) -> OnlineWindow:
@@ -83,17 +107,20 @@ def run_online_window(shell: Shell, cfg: RunbookConfig, sqlite_path: Path, targe
         raise _abort(shell, cfg, sqlite_path, target, result.round.problems + result.problems)
     done.keys_applied, done.touched_checked = result.round.key_count, result.touched_checked
     done.sequences_reset = result.sequences_reset
-    with steps.step("flip env and deploy") as record:
-        repoint_api(shell, cfg, postgres_env(target, cfg), workers=cfg.api_workers,
-                    production=True)
-        checks = smoke_or_fail(shell, cfg)
-        # rows moved, files did not: are they there?
-        files = verify_uploads_or_fail(shell, cfg) if check_uploads else 0
-        record.detail = (f"API restarted on PostgreSQL, {len(checks)} smoke checks, "
-                         + (f"{files} upload(s) checked" if check_uploads
-                            else "uploads not checked"))
-    with steps.step("unfreeze"):
-        set_freeze(shell, cfg, False, None)
+    try:
+        with steps.step("flip env and deploy") as record:
+            repoint_api(shell, cfg, postgres_env(target, cfg), workers=cfg.api_workers,
+                        production=True)
+            checks = smoke_or_fail(shell, cfg)
+            # rows moved, files did not: are they there?
+            files = verify_uploads_or_fail(shell, cfg) if check_uploads else 0
+            record.detail = (f"API restarted on PostgreSQL, {len(checks)} smoke checks, "
+                             + (f"{files} upload(s) checked" if check_uploads
+                                else "uploads not checked"))
+        with steps.step("unfreeze"):
+            set_freeze(shell, cfg, False, None)
+    except Exception as exc:  # noqa: BLE001 - after the round, every failure is undone alike
+        raise _stopped_after_the_round(cfg, sqlite_path, exc) from None
     done.seconds = time.monotonic() - started
     done.parts = steps.records[first:]
     shell.say(f"window: {done.seconds:.1f} s from freeze to unfreeze")

@@ -2,7 +2,9 @@
 installed while it serves, ``invoke precopy``, ``invoke catch-up``, ``invoke cutover --online``.
 Every row SQLite had at the flip is in PostgreSQL and equal, no accepted write is lost or
 written twice, no refused write left a row; a failed verification in the window leaves the API
-on SQLite, unfrozen.
+on SQLite, unfrozen, and runs capture-stop. A flip that fails after the last round leaves the
+API frozen on PostgreSQL and a snapshot; ``invoke rollback`` then takes it back to SQLite and
+runs capture-stop. Either way the file is left without capture triggers or change log.
 
 Killed (SIGKILL, a real process) inside the window, after the freeze, while its last round is
 applying, then run again: the killed round left nothing (the position is where it was), the API
@@ -19,8 +21,10 @@ import contextlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -28,6 +32,7 @@ from online_e2e_support import (
     api_under_traffic,
     assert_moved_once_and_capture_gone,
     cut_over_online,
+    online_state_dropped,
     ran,
     start_live_demo,
 )
@@ -38,6 +43,7 @@ from foundation.polling import poll_until
 from runbook.api_env_file import current_database_url, sqlite_env
 from runbook.config import PROJECT_ROOT
 from runbook.freeze import write_probe
+from sqlite_to_pg.change_capture import capture_objects
 
 pytestmark = [pytest.mark.requires_pg, pytest.mark.slow, pytest.mark.timeout(900)]
 LAST_ROUND_STEP = "last round, sequences, verify"
@@ -149,6 +155,11 @@ def test_a_cutover_killed_in_its_last_round_and_rerun_moves_every_row_once(pg_ur
     assert_moved_once_and_capture_gone(sqlite_path, pg_url, attempts)
 
 
+def _capture_in(sqlite_path) -> list:
+    with contextlib.closing(sqlite3.connect(sqlite_path)) as conn:
+        return capture_objects(conn)
+
+
 def test_a_failed_window_verification_leaves_the_api_on_sqlite_unfrozen(pg_url, tmp_path):
     sqlite_path, environ = start_live_demo(tmp_path, pg_url)
     with api_running(environ, sqlite_env(sqlite_path)) as cfg:
@@ -169,3 +180,34 @@ def test_a_failed_window_verification_leaves_the_api_on_sqlite_unfrozen(pg_url, 
         assert "Traceback" not in cut.stderr
         assert current_database_url(cfg).startswith("sqlite")
         assert write_probe(cfg.api_url) != 503, "the API was left frozen"
+    assert _capture_in(sqlite_path) == [], "the aborted cutover left the capture in the file"
+    assert online_state_dropped(pg_url), "the aborted cutover left the online state"
+
+
+def test_rollback_after_a_failed_online_flip_removes_the_capture(pg_url, tmp_path):
+    """The flip's upload check fails (the files are not where the API looks): the cutover stops
+    frozen on PostgreSQL, naming rollback; the rollback leaves SQLite serving, unfrozen, and
+    the file without capture."""
+    sqlite_path, environ = start_live_demo(tmp_path, pg_url)
+    with api_running(environ, sqlite_env(sqlite_path)) as cfg:
+        pre = run_invoke("precopy", "--yes", environ=environ)
+        assert pre.returncode == 0, ran(pre)
+        Mutator(sqlite_path, seed=13).many(3)
+        uploads = Path(environ["UPLOAD_DIR"])
+        uploads.rename(uploads.with_name("uploads-elsewhere"))
+        cut = run_invoke("cutover", "--online", "--yes", "--monitor-seconds", "1",
+                         environ=environ)
+        assert cut.returncode == 1, ran(cut)
+        assert "upload(s) checked are missing" in cut.stderr, cut.stderr
+        assert "invoke rollback" in cut.stderr and "Traceback" not in cut.stderr, cut.stderr
+        assert current_database_url(cfg).startswith("postgresql")
+        assert write_probe(cfg.api_url) == 503, "the failed flip left writes open"
+        assert _capture_in(sqlite_path), "nothing left for the rollback to remove"
+
+        back = run_invoke("rollback", "--yes", environ=environ)
+        assert back.returncode == 0, ran(back)
+        assert "capture-stop" in back.stdout
+        assert current_database_url(cfg).startswith("sqlite")
+        assert write_probe(cfg.api_url) != 503, "the rollback left the API frozen"
+    assert _capture_in(sqlite_path) == [], "the rollback left the capture in the file"
+    assert online_state_dropped(pg_url), "the rollback left the online state"
