@@ -119,3 +119,16 @@ def test_a_rehearsal_whose_api_lacks_the_upload_files_fails_naming_them(tmp_path
     assert "(file " in done.stderr and "Traceback" not in done.stderr
     report = json.loads(next((tmp_path / "reports").glob("rehearsal-*.json")).read_text())
     assert [(s["name"], s["ok"]) for s in report["steps"]][-1] == ("uploads", False)
+
+
+def test_a_rehearsal_on_one_staging_database_says_why_it_skips_the_online_path(tmp_path, pg_url):
+    """``--pg`` names one database and the rehearsal creates none on staging: the single-window
+    path is rehearsed, the online one is reported as not rehearsed, naming --online-pg."""
+    done = run_invoke("rehearse", "--rows", "300", "--pg", pg_url, "--yes",
+                      environ={"REPORT_DIR": str(tmp_path / "reports")})
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    report = json.loads(next((tmp_path / "reports").glob("rehearsal-*.json")).read_text())
+    assert not [s["name"] for s in report["steps"] if s["name"].startswith("online: ")]
+    single, online = report["windows"]
+    assert single["seconds"] > 0 and online["seconds"] is None
+    assert online["measured"].startswith("not rehearsed") and "--online-pg" in online["measured"]
