@@ -14,12 +14,15 @@ from runbook.config import config_from
 from runbook.errors import runbook_task
 from runbook.online_target import online_session, online_source, operator_errors
 from runbook.shell import Shell
+from sqlite_to_pg.change_apply import RoundResult
 from sqlite_to_pg.online import Lag, catch_up_round, lag
 
 
 def run_rounds(shell: Shell, sqlite_path: Path, pg_url: str, *, rounds: int,
-               until_lag: int | None = None) -> Lag | None:
-    """Up to ``rounds`` rounds, stopping early once at most ``until_lag`` changes remain."""
+               until_lag: int | None = None, results: list[RoundResult] | None = None
+               ) -> Lag | None:
+    """Up to ``rounds`` rounds, stopping early once at most ``until_lag`` changes remain; each
+    round's result is appended to ``results`` when given."""
     with online_session(sqlite_path, pg_url) as session, operator_errors():
         behind = lag(session, sqlite_path)
         shell.say(f"catch-up: {behind.describe()}")
@@ -29,6 +32,8 @@ def run_rounds(shell: Shell, sqlite_path: Path, pg_url: str, *, rounds: int,
             return behind
         for number in range(1, rounds + 1):
             result = catch_up_round(session, sqlite_path)
+            if results is not None:
+                results.append(result)
             moved = result.position_after - result.position_before
             rate = moved / result.seconds if moved and result.seconds > 0 else None
             behind = lag(session, sqlite_path, rate)

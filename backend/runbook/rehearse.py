@@ -2,9 +2,11 @@
 
 Demo SQLite → throwaway PostgreSQL (Docker where an engine answers, else a temporary cluster
 from the local binaries; ``PG_TEST_URL`` when set) → schema → migrate (the script) → verify →
-the API on PostgreSQL (real uvicorn) → smoke → stop everything → report (Markdown + JSON) with
-the production maintenance window estimated from the measured rate. ``--sqlite``/``--pg`` point
-it at staging instead.
+the API on PostgreSQL (real uvicorn) → smoke → the online path on a copy of the same data
+(``runbook.rehearse_online``, into a database of its own; ``--no-online`` skips it) → stop
+everything → report (Markdown + JSON) with the window of both paths and the production
+maintenance window estimated from the measured rate. ``--sqlite``/``--pg`` point it at staging
+instead (``--online-pg``: a second staging database for the online path).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import datetime as dt
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from foundation.database_urls import redact_url
@@ -24,12 +26,15 @@ from runbook.api_env_file import postgres_env, write_env_file
 from runbook.compose import docker_engine_status
 from runbook.config import PROJECT_ROOT, RunbookConfig, config_from
 from runbook.errors import RunbookError, runbook_task
+from runbook.freeze import flag_settle_seconds
 from runbook.migrate import run_migration
+from runbook.rehearse_online import OnlineRehearsal, online_figures, rehearse_online
 from runbook.repoint import check_connection_budget
 from runbook.report import (
     RehearsalReport,
     estimate_window,
     findings_lines,
+    single_window_figures,
     write_report,
 )
 from runbook.schema import upgrade_target_schema
@@ -45,8 +50,9 @@ UPLOAD_SAMPLE = 20  # uploads downloaded through the API on PostgreSQL and check
 
 
 @contextlib.contextmanager
-def throwaway_database(shell: Shell) -> Iterator[str]:
-    """A fresh database on a throwaway server, owned by a non-superuser role; removed after.
+def throwaway_databases(shell: Shell) -> Iterator[Callable[[], str]]:
+    """A throwaway server; each call of what it yields creates a fresh database there, owned
+    by a non-superuser role. Every database is removed after, then the server.
 
     Only ``PG_TEST_URL`` counts as an external server here: ``DB_URL`` names the cutover
     target, and a rehearsal never creates databases there.
@@ -57,11 +63,17 @@ def throwaway_database(shell: Shell) -> Iterator[str]:
             shell.say(f"no Docker engine answers ({docker_engine_status().reason}); using a "
                       "temporary cluster from the local PostgreSQL binaries instead")
         shell.say(f"PostgreSQL: {server}")
-        url = create_database(server.url, owner=REHEARSAL_ROLE)
+        made: list[str] = []
+
+        def new_database() -> str:
+            made.append(create_database(server.url, owner=REHEARSAL_ROLE))
+            return made[-1]
+
         try:
-            yield url
+            yield new_database
         finally:
-            drop_database(server.url, url.rsplit("/", 1)[-1])
+            for url in reversed(made):
+                drop_database(server.url, url.rsplit("/", 1)[-1])
 
 
 def build_demo_sqlite(shell: Shell, path: Path, rows: int, upload_dir: Path | None = None) -> None:
@@ -102,14 +114,28 @@ def _start_api(shell: Shell, cfg: RunbookConfig, target: str, upload_dir: Path,
     return f"{cfg.api_workers} workers at {started.base_url}"
 
 
+def _online_target(pg: str | None, online_pg: str | None,
+                   databases: Callable[[], str] | None) -> tuple[Callable[[], str] | None, str]:
+    """Where the online part loads (a callable giving the URL), or why it cannot run."""
+    if online_pg:
+        return (lambda: online_pg), ""
+    if databases is not None:
+        return databases, ""
+    return None, (f"--pg {redact_url(pg or '')} names one database and the rehearsal creates "
+                  "none on staging: pass --online-pg URL (a second, empty database)")
+
+
 def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path | None,
                   pg: str | None, production_bytes: int | None, report_dir: Path,
-                  engine: str | None = None, upload_dir: Path | None = None
+                  engine: str | None = None, upload_dir: Path | None = None,
+                  online: bool = True, online_pg: str | None = None
                   ) -> tuple[RehearsalReport, Path]:
     """Run every step, always stop what was started and write the report; return both.
 
     The API serves uploads from ``upload_dir`` (with ``--sqlite``), else from the demo data's
-    own files; a sample of them is downloaded and checked against its rows."""
+    own files; a sample of them is downloaded and checked against its rows. ``online``: then
+    rehearse the online path on a copy of the source (into ``online_pg``, else a database of
+    its own on the throwaway server)."""
     report = RehearsalReport(started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                              source=str(sqlite or f"demo data ({rows} rows)"),
                              target=redact_url(pg) if pg else "throwaway PostgreSQL")
@@ -119,6 +145,8 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
         source = sqlite or work / "demo.sqlite"
         migration_report = work / "migration.json"
         files = upload_dir or work / "uploads"
+        api_cfg = _api_config(cfg, work)
+        online_done = OnlineRehearsal()
         try:
             with contextlib.ExitStack() as cleanup:
                 if sqlite is None:
@@ -126,7 +154,8 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                         build_demo_sqlite(shell, source, rows, upload_dir=files)
                         record.detail = f"{source.stat().st_size / 1e6:.2f} MB"
                 with steps.step("start PostgreSQL") as record:
-                    target = pg or cleanup.enter_context(throwaway_database(shell))
+                    databases = None if pg else cleanup.enter_context(throwaway_databases(shell))
+                    target = pg or databases()
                     record.detail = redact_url(target)
                 with steps.step("schema"):
                     upgrade_target_schema(shell, cfg, target)
@@ -136,7 +165,6 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                     record.detail = f"engine {report.migration.engine if report.migration else '?'}"
                 with steps.step("verify") as record:
                     record.detail = verified_detail(report.migration)
-                api_cfg = _api_config(cfg, work)
                 with steps.step("start API on PostgreSQL") as record:
                     record.detail = _start_api(shell, api_cfg, target, files, cleanup)
                 with steps.step("smoke") as record:
@@ -148,6 +176,14 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
                     else:
                         checked = verify_uploads_or_fail(shell, api_cfg, sample=UPLOAD_SAMPLE)
                         record.detail = f"{checked} file(s) match their rows (size, sha256)"
+                new_target, online_done.skipped = _online_target(pg, online_pg, databases)
+                if not online:
+                    online_done.skipped = "--no-online"
+                elif new_target is not None:
+                    rehearse_online(Shell(assume_yes=True, out=shell.out), cfg, steps,
+                                    source=source, new_target=new_target, upload_dir=files,
+                                    check_uploads=sqlite is None or upload_dir is not None,
+                                    work=work / "online", cleanup=cleanup, done=online_done)
                 with steps.step("stop what the rehearsal started"):
                     cleanup.close()
             report.ok = True
@@ -156,6 +192,8 @@ def run_rehearsal(shell: Shell, cfg: RunbookConfig, *, rows: int, sqlite: Path |
             report.window = estimate_window(report, source.stat().st_size if source.exists()
                                             else 0, report.step_seconds("migrate"),
                                             production_bytes)
+            report.windows = [single_window_figures(report, 2 * flag_settle_seconds(api_cfg)),
+                              online_figures(online_done)]
             json_path, md_path = write_report(report, report_dir)
             shell.say(f"\nreport: {md_path}\n        {json_path}")
     return report, md_path
@@ -180,20 +218,26 @@ def production_size(prod_sqlite: str | None, prod_size_mb: float | None) -> int 
     "engine": "migration engine for the script (default: the script's own choice)",
     "yes": "with --pg: let the rehearsal replace the staging database's rows without asking",
     "upload_dir": "with --sqlite: its uploads folder (UPLOAD_DIR), to check a sample of them",
+    "online": "also rehearse the online path (capture, precopy, a round, the online window) on "
+              "a copy of the data; --no-online skips it",
+    "online_pg": "with --pg: a second (staging) database for the online path",
 })
 def rehearse(ctx, rows: int = DEFAULT_ROWS, sqlite: str | None = None, pg: str | None = None,
              prod_sqlite: str | None = None, prod_size_mb: float | None = None,
              report_dir: str | None = None, engine: str | None = None, yes: bool = False,
-             upload_dir: str | None = None) -> None:
-    """[rehearsal] The whole staging rehearsal (steps 1-5) end to end; writes a report."""
+             upload_dir: str | None = None, online: bool = True,
+             online_pg: str | None = None) -> None:
+    """[rehearsal] The whole staging rehearsal (steps 1-5, both cutover paths); a report."""
     cfg = config_from(ctx).with_overrides(report_dir=report_dir)
-    shell = Shell(assume_yes=yes or pg is None)
-    if pg:
+    shell = Shell(assume_yes=yes or pg is None and online_pg is None)
+    replaced = [redact_url(url) for url in (pg, online_pg if online else None) if url]
+    if replaced:
         shell.require_confirmation(f"the rehearsal replaces every row of the app's tables in "
-                                   f"{redact_url(pg)}; continue?")
+                                   f"{' and '.join(replaced)}; continue?")
     report, md_path = run_rehearsal(
         shell, cfg, rows=rows, sqlite=Path(sqlite).resolve() if sqlite else None, pg=pg,
         production_bytes=production_size(prod_sqlite, prod_size_mb),
         report_dir=cfg.path(cfg.report_dir), engine=engine,
-        upload_dir=Path(upload_dir).resolve() if upload_dir else None)
+        upload_dir=Path(upload_dir).resolve() if upload_dir else None, online=online,
+        online_pg=online_pg)
     shell.say(f"rehearsal {'PASSED' if report.ok else 'FAILED'}: {md_path}")

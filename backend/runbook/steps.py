@@ -13,12 +13,15 @@ from runbook.shell import Shell
 class StepRunner:
     """Announces each step, times it and keeps a record of how it ended."""
 
-    def __init__(self, shell: Shell, records: list[StepRecord] | None = None) -> None:
+    def __init__(self, shell: Shell, records: list[StepRecord] | None = None,
+                 prefix: str = "") -> None:
         self.shell = shell
         self.records = records if records is not None else []
+        self.prefix = prefix  # put before every step's name (e.g. "online: ")
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[StepRecord]:
+        name = self.prefix + name
         number = len(self.records) + 1
         self.shell.say(f"\n== step {number}: {name}")
         record = StepRecord(name=name, seconds=0.0, ok=False)
