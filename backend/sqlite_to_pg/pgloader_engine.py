@@ -42,6 +42,7 @@ from sqlite_to_pg.constraints import (
     drop_foreign_keys,
     save_foreign_keys,
 )
+from sqlite_to_pg.early_checksums import hash_while_loading
 from sqlite_to_pg.engines import FinishStep, LoadFailed, LoadResult, TableLoad
 from sqlite_to_pg.load_journal import load_lock, recover_interrupted_run, truncate
 from sqlite_to_pg.pgloader_command import (
@@ -57,6 +58,7 @@ from sqlite_to_pg.pgloader_command import (
 )
 from sqlite_to_pg.pgloader_progress import CopyProgress
 from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.verify import SourceChecksums
 
 _COPY_CONTEXT = re.compile(r"CONTEXT: COPY (?P<table>\S+?),")
 _COPY_STARTED = re.compile(r'NOTICE COPY (?P<table>"(?:[^"]|"")*") with')
@@ -184,6 +186,7 @@ class PgloaderEngine:
         pgloader_path()  # EngineUnavailable now, before anything is planned around it
         self.workers = workers
         self.on_pgloader_start = on_pgloader_start
+        self.source_checksums: SourceChecksums | None = None  # hashed while pgloader runs
 
     def load(self, plan: Plan, *, sqlite_path: Path, pg_url: str, progress: Progress,
              finish: FinishStep) -> LoadResult:
@@ -211,8 +214,9 @@ class PgloaderEngine:
             try:
                 recover_interrupted_run(conn, progress.note)
                 keys = self._prepare(conn, plan, progress)
-                counts = self._run(conn, plan, pg_url, environment, totals, progress)
-                result = self._finish(conn, keys, finish, progress)
+                with hash_while_loading(sqlite_path, plan) as self.source_checksums:
+                    counts = self._run(conn, plan, pg_url, environment, totals, progress)
+                    result = self._finish(conn, keys, finish, progress)
             except BaseException as exc:
                 outcome = ("the target was left as it was" if _clean_up(conn, progress.note)
                            else "the clean-up cannot run now: the next run repairs the target "

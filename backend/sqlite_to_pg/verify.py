@@ -130,11 +130,12 @@ class SourceChecksums:
 
     coercions: frozenset[str]
     signature: tuple
-    tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # (rows, checksum), or a Future of a RowChecksum still being computed (early_checksums)
+    tables: dict[str, tuple[int, int] | Future] = field(default_factory=dict)
 
     def lookup(self, sqlite_path: Path, table: str,
-               coercions: frozenset[str]) -> tuple[int, int] | None:
-        """The table's (rows, checksum), or None when it must be read again."""
+               coercions: frozenset[str]) -> tuple[int, int] | Future | None:
+        """The table's (rows, checksum) or its Future, or None when it must be read again."""
         if coercions != self.coercions or source_signature(sqlite_path) != self.signature:
             return None
         return self.tables.get(table)
