@@ -41,7 +41,12 @@ from sqlite_to_pg.change_capture import (
     values_sql,
 )
 from sqlite_to_pg.online_state import OnlineState, TableSums, record_round, target_fingerprint
-from sqlite_to_pg.values import apply_session_settings, copy_row_sql, pg_row_sql
+from sqlite_to_pg.values import (
+    apply_session_settings,
+    copy_row_sql,
+    hashed_columns,
+    pg_row_sql,
+)
 from sqlite_to_pg.verify import MOD, RowChecksum, pg_row_hash_sql
 
 KEYS_PER_QUERY = 500
@@ -56,6 +61,7 @@ class SourceRows:
 
     key_texts: dict[str, bytes] = field(default_factory=dict)   # logged key -> key text
     rows: dict[bytes, bytes] = field(default_factory=dict)       # key text -> row line
+    hashed: list[bytes] = field(default_factory=list)  # the rows as row checksums hash them
 
 
 @dataclass
@@ -111,7 +117,10 @@ def read_source_rows(live, table: CapturedTable, keys: Iterable[str],
     join = " AND ".join(f"t.{quote_sqlite(name)} = k.{alias}"
                         for name, alias in zip(table.key, aliases, strict=True))
     key_text = f"CAST({copy_row_sql(key_cols, coercions, False)} AS BLOB)"
-    row_text = f"CAST({copy_row_sql(table.plan.columns, coercions)} AS BLOB)"
+    # jsonb as Postgres prints it: these rows are compared one by one with the target's
+    row_text = f"CAST({copy_row_sql(table.plan.columns, coercions, canonical=True)} AS BLOB)"
+    hashed_text = (f"CAST({copy_row_sql(hashed_columns(table.plan.columns), coercions)} "
+                   "AS BLOB)")
     source = quote_sqlite(table.plan.source.name)
     ordered = sorted(keys)
     for start in range(0, len(ordered), KEYS_PER_QUERY):
@@ -119,10 +128,12 @@ def read_source_rows(live, table: CapturedTable, keys: Iterable[str],
         values = values_sql(batch)
         texts = live.execute(f"WITH k({names}) AS ({values}) SELECT {key_text} FROM k")
         found.key_texts.update(zip(batch, (text for (text,) in texts), strict=True))
-        found.rows.update(live.execute(
-            f"WITH k({', '.join(aliases)}) AS ({values}) "
-            f"SELECT {key_text}, {row_text} "
-            f"FROM k CROSS JOIN {source} AS t ON {join}").fetchall())
+        for key, row, hashed in live.execute(
+                f"WITH k({', '.join(aliases)}) AS ({values}) "
+                f"SELECT {key_text}, {row_text}, {hashed_text} "
+                f"FROM k CROSS JOIN {source} AS t ON {join}"):
+            found.rows[key] = row
+            found.hashed.append(hashed)
     return found
 
 
@@ -273,8 +284,8 @@ def apply_round(live, cur, captured: list[CapturedTable], state: OnlineState,
         source = sources[table.name]
         after = target_rows(cur, table, keys)
         result.problems += differences(table, source.rows, after)
-        new_rows, new_sum = source_sum(after.values())  # the same hash, of Postgres' text
-        src_rows, src_sum = source_sum(source.rows.values())
+        new_rows, new_sum = target_sums(cur, table, keys)
+        src_rows, src_sum = source_sum(source.hashed)
         before = state.tables[table.name]
         sums[table.name] = TableSums(
             source_rows=before.source_rows - old_rows + src_rows,

@@ -70,8 +70,14 @@ class Converter:
         self.column = column
         self.coercions = coercions
 
+    hashed = True  # False: left out of row checksums and verified apart (see values)
+
     def copy_sql(self, x: str) -> str:
         raise NotImplementedError
+
+    def canonical_sql(self, x: str) -> str:
+        """The canonical text where it is not what the load sends (see values.JsonValue)."""
+        return self.copy_sql(x)
 
     def pg_sql(self, col: str) -> str:
         return escape_pg(f"{col}::text") if self.escaped else f"{col}::text"

@@ -263,19 +263,38 @@ class DateTimeValue(Converter):
 
 
 class JsonValue(Converter):
+    """json and jsonb: the text goes to Postgres as it is, and Postgres parses it.
+
+    jsonb stores its own form of the text (keys sorted, spacing, numbers), which SQLite cannot
+    print: its columns are ``hashed = False``, left out of the row checksums and verified
+    apart (``sqlite_to_pg.jsonb_verify``: Postgres parses the source text a second time, fed
+    as hex). ``canonical_sql`` still prints that form in Python, for the few rows the online
+    rounds compare one by one.
+    """
+
+    @property
+    def hashed(self) -> bool:
+        return self.column.type_name != "jsonb"
+
     def copy_sql(self, x: str) -> str:
+        return escape_sqlite(self.raw_sql(x))
+
+    def raw_sql(self, x: str) -> str:
+        """The source text as sent, unescaped (numbers as their text)."""
+        return (f"CASE typeof({x}) WHEN 'text' THEN {x} WHEN 'integer' THEN CAST({x} AS TEXT) "
+                f"WHEN 'real' THEN cutover_numeric({x}) END")
+
+    def canonical_sql(self, x: str) -> str:
         if self.column.type_name == "jsonb":
             return escape_sqlite(f"CASE WHEN typeof({x}) IN ('text', 'integer', 'real') "
                                  f"THEN cutover_jsonb({x}) END")
-        return escape_sqlite(f"CASE typeof({x}) WHEN 'text' THEN {x} "
-                             f"WHEN 'integer' THEN CAST({x} AS TEXT) "
-                             f"WHEN 'real' THEN cutover_numeric({x}) END")
+        return self.copy_sql(x)
 
     def checks(self, x: str) -> list[Check]:
-        """For jsonb the load parses every text in Python (``cutover_jsonb``), which fails on
-        a NUL, invalid UTF-8, invalid JSON or a lone surrogate, and Postgres refuses the
-        ``\\u0000`` it prints: only a blob (which the load would turn into NULL) must be found
-        first. json text goes to Postgres as it is, so its checks all come first."""
+        """For jsonb, Postgres refuses in COPY a NUL, invalid UTF-8, invalid JSON, a lone
+        surrogate and ``\\u0000``: only a blob (which the load would turn into NULL) must be
+        found first. json is stored as it is, so its checks all come first (as Postgres' json
+        accepts ``\\u0000`` and lone surrogates that jsonb refuses)."""
         binary = int(self.column.type_name == "jsonb")
         return [replace(check, caught_by_load=bool(binary)) for check in text_checks(x)] + [
             Check("wrong-type", typeof_in(x, "blob")),
@@ -348,25 +367,48 @@ def quote_pg(name: str) -> str:
 
 
 def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = frozenset(),
-                 newline: bool = True) -> str:
+                 newline: bool = True, canonical: bool = False) -> str:
     """A SQLite expression giving one COPY text row (tab-separated, ``\\N`` for NULL; the
-    tab and newline are literals: a ``char()`` call would run for every row)."""
-    fields = [f"coalesce({converter_for(col, coercions).copy_sql(quote_sqlite(col.name))}, "
-              f"'{NULL_FIELD}')" for col in columns]
-    return " || '\t' || ".join(fields) + (" || '\n'" if newline else "")
+    tab and newline are literals: a ``char()`` call would run for every row). ``canonical``:
+    jsonb as Postgres prints it (Python, per value) instead of the text as sent."""
+    fields = []
+    for col in columns:
+        converter = converter_for(col, coercions)
+        x = quote_sqlite(col.name)
+        value = converter.canonical_sql(x) if canonical else converter.copy_sql(x)
+        fields.append(f"coalesce({value}, '{NULL_FIELD}')")
+    return " || '\t' || ".join(fields or ["''"]) + (" || '\n'" if newline else "")
+
+
+def hashed_columns(columns: tuple[TargetColumn, ...]) -> tuple[TargetColumn, ...]:
+    """The columns a row checksum covers: all but those verified apart (jsonb)."""
+    return tuple(col for col in columns if converter_for(col).hashed)
 
 
 def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
     """A Postgres expression giving the same row text for a stored row."""
     fields = [f"coalesce({converter_for(col).pg_sql(quote_pg(col.name))}, '{NULL_FIELD}')"
               for col in columns]
-    return " || chr(9) || ".join(fields) + (" || chr(10)" if newline else "")
+    return " || chr(9) || ".join(fields or ["''"]) + (" || chr(10)" if newline else "")
 
 
 def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
     """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included: the
-    rows the built-in loader sends and verify hashes."""
+    rows the built-in loader sends."""
     return (f"SELECT CAST({copy_row_sql(table.columns, coercions)} AS BLOB) "
+            f"FROM {quote_sqlite(table.source.name)}")
+
+
+def hash_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
+    """The SQLite query giving the rows verify hashes: the COPY text of ``hashed_columns``."""
+    return (f"SELECT CAST({copy_row_sql(hashed_columns(table.columns), coercions)} AS BLOB) "
+            f"FROM {quote_sqlite(table.source.name)}")
+
+
+def load_and_hash_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
+    """Both in one scan, for a table with a column verified apart: (COPY row, hashed row)."""
+    return (f"SELECT CAST({copy_row_sql(table.columns, coercions)} AS BLOB), "
+            f"CAST({copy_row_sql(hashed_columns(table.columns), coercions)} AS BLOB) "
             f"FROM {quote_sqlite(table.source.name)}")
 
 

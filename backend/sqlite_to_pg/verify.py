@@ -2,7 +2,8 @@
 
 Per table: the row count and an order-independent content checksum — the sum, mod 2^64, of
 the first 64 bits of the md5 of each row's canonical text, which is the row's COPY text
-(``values.copy_rows_query``, newline included). On SQLite the rows are hashed in Python; on
+(``values.hash_rows_query``, newline included) without the jsonb columns, which
+``sqlite_to_pg.jsonb_verify`` compares apart. On SQLite the rows are hashed in Python; on
 Postgres ``values.pg_row_sql`` prints every stored row the same way and hashes it in SQL,
 under the fixed session settings. The built-in loader hashes the very rows it streams
 (``SourceChecksums``), so verify after that load reads only Postgres; otherwise (another
@@ -33,12 +34,14 @@ from psycopg2 import sql
 
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
+from sqlite_to_pg.jsonb_verify import compare_apart
 from sqlite_to_pg.sequences import sequence_states
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
 from sqlite_to_pg.values import (
     apply_session_settings,
     copy_row_sql,
-    copy_rows_query,
+    hash_rows_query,
+    hashed_columns,
     pg_row_sql,
     register_functions,
 )
@@ -148,7 +151,7 @@ def range_checksum(src, table: TablePlan, coercions: frozenset[str],
     ``src`` needs the value functions (``values.register_functions``).
     """
     checksum = RowChecksum()
-    cursor = src.execute(f"{copy_rows_query(table, coercions)} WHERE {where}")
+    cursor = src.execute(f"{hash_rows_query(table, coercions)} WHERE {where}")
     while chunk := cursor.fetchmany(CHUNK_ROWS):
         checksum.add([line for (line,) in chunk])
     return checksum
@@ -167,7 +170,8 @@ def sqlite_checksum(sqlite_path: Path, table: TablePlan,
 def pg_row_hash_sql(table: TablePlan) -> str:
     """A Postgres expression giving one stored row's hash as a signed bigint: the same number
     ``RowChecksum`` adds for that row's canonical text (sum them mod 2^64 for a checksum)."""
-    return (f"('x' || substr(md5({pg_row_sql(table.columns, newline=True)}), 1, 16))"
+    row = pg_row_sql(hashed_columns(table.columns), newline=True)
+    return (f"('x' || substr(md5({row}), 1, 16))"
             "::bit(64)::bigint")
 
 
@@ -197,7 +201,7 @@ def differing_columns(sqlite_path: Path, cur, table: TablePlan,
     any table size): a per-column checksum like the row checksum, over each field's text."""
     with contextlib.closing(open_source(sqlite_path)) as src:
         register_functions(src)
-        fields = ", ".join(f"CAST({copy_row_sql((col,), coercions, False)} AS BLOB)"
+        fields = ", ".join(f"CAST({copy_row_sql((col,), coercions, False, True)} AS BLOB)"
                            for col in table.columns)
         source = [RowChecksum() for _ in table.columns]
         cursor = src.execute(f"SELECT {fields} FROM {quote_sqlite(table.source.name)}")
@@ -240,7 +244,7 @@ def differing_keys(sqlite_path: Path, cur, table: TablePlan,
         register_functions(src)
         source = dict(src.execute(
             f"SELECT CAST({copy_row_sql(keys, coercions, False)} AS BLOB), "
-            f"CAST({copy_row_sql(table.columns, coercions, False)} AS BLOB) "
+            f"CAST({copy_row_sql(table.columns, coercions, False, True)} AS BLOB) "
             f"FROM {quote_sqlite(table.source.name)}").fetchall())
     cur.execute(sql.SQL("SELECT convert_to({}, 'UTF8'), convert_to({}, 'UTF8') FROM {}").format(
         sql.SQL(pg_row_sql(keys)), sql.SQL(pg_row_sql(table.columns)), table.target.identifier))
@@ -372,6 +376,8 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
                                   f"{check.verdict} ({check.seconds:.2f} s)")
                 if not check.ok:
                     result.problems.append(describe_mismatch(check))
+                if (apart := compare_apart(sqlite_path, cur, table, coercions)) is not None:
+                    result.problems.append(apart)
             _check_keys_sequences_schema(cur, plan, result, snapshot_before)
     result.seconds = time.monotonic() - started
     return result

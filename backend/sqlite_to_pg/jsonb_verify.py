@@ -1,0 +1,143 @@
+"""Verifying the columns a row checksum leaves out (jsonb): Postgres parses the source again.
+
+The load sends jsonb as its source text and Postgres parses it; SQLite cannot print the form
+jsonb keeps (keys sorted and deduplicated, its spacing, numeric digits), so the row checksums
+leave those columns out (``values.hashed_columns``). Here the source is read a second time,
+independently of the load's COPY escaping: each row's hashed text and its jsonb texts go to a
+temporary table as hex (bytea), and Postgres compares, as multisets of rows, its own parse of
+those texts, tied to the rest of each row, with what the target holds. A difference names
+the columns, and a few rows by the rest of their text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from sqlite_to_pg.catalog import TablePlan, TargetColumn, open_source, quote_sqlite
+from sqlite_to_pg.values import (
+    converter_for,
+    copy_row_sql,
+    hashed_columns,
+    pg_row_sql,
+    quote_pg,
+    register_functions,
+)
+
+CHUNK_ROWS = 5000
+ROWS_SHOWN = 5
+_names = itertools.count()
+
+
+def apart_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
+    """The columns of ``table`` that row checksums leave out."""
+    return tuple(col for col in table.columns if not converter_for(col).hashed)
+
+
+class _HexRows:
+    """A file-like COPY source: (rest of the row, each jsonb text) as bytea hex, read on."""
+
+    def __init__(self, cursor) -> None:
+        self._cursor = cursor
+
+    def read(self, size: int = -1) -> bytes:
+        rows = self._cursor.fetchmany(CHUNK_ROWS)
+        return b"".join(row for (row,) in rows)
+
+
+def _source_query(table: TablePlan, apart: tuple[TargetColumn, ...],
+                  coercions: frozenset[str]) -> str:
+    rest = copy_row_sql(hashed_columns(table.columns), coercions, newline=False)
+    fields = [f"'\\\\x' || hex(CAST({rest} AS BLOB))"]
+    for col in apart:
+        raw = converter_for(col, coercions).raw_sql(quote_sqlite(col.name))
+        fields.append(f"CASE WHEN ({raw}) IS NULL THEN '\\N' "  # hex(NULL) is ''
+                      f"ELSE '\\\\x' || hex(CAST({raw} AS BLOB)) END")
+    row = " || '\t' || ".join(fields) + " || '\n'"
+    return f"SELECT CAST({row} AS BLOB) FROM {quote_sqlite(table.source.name)}"
+
+
+def _parsed(apart: tuple[TargetColumn, ...]) -> list[str]:
+    return [f"convert_from(v{i}, 'UTF8')::jsonb" for i in range(len(apart))]
+
+
+def differing_apart(sqlite_path: Path, cur, table: TablePlan,
+                    coercions: frozenset[str] = frozenset()) -> str | None:
+    """A problem line when a jsonb column differs between the sides, else None."""
+    apart = apart_columns(table)
+    if not apart:
+        return None
+    staged = sql.Identifier(f"_cutover_jsonb_{next(_names)}")
+    columns = ", ".join(["rest bytea"] + [f"v{i} bytea" for i in range(len(apart))])
+    cur.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP").format(staged))
+    with contextlib.closing(open_source(sqlite_path)) as src:
+        register_functions(src)
+        cursor = src.execute(_source_query(table, apart, coercions))
+        cur.copy_expert(sql.SQL("COPY {} FROM STDIN").format(staged).as_string(cur),
+                        _HexRows(cursor))
+    found = _compare(cur, table, apart, staged)
+    cur.execute(sql.SQL("DROP TABLE {}").format(staged))
+    return found
+
+
+def _hash_sum(row_text: str) -> str:
+    return f"count(*), coalesce(sum(('x' || substr(md5({row_text}), 1, 16))::bit(64)::bigint), 0)"
+
+
+def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
+             staged: sql.Identifier) -> str | None:
+    """One scan per side comparing (rows, hash sum) of each row's rest + jsonb texts; only on a
+    difference, per-column multiset comparisons that name the columns and a few rows."""
+    null = "'\\N'"
+    source_parts = ["convert_from(rest, 'UTF8')"] + [
+        f"coalesce(({parsed})::text, {null})" for parsed in _parsed(apart)]
+    target_parts = [pg_row_sql(hashed_columns(table.columns))] + [
+        f"coalesce({quote_pg(col.name)}::text, {null})" for col in apart]
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(' || chr(9) || '.join(source_parts))} FROM {{}}")
+                .format(staged))
+    source = cur.fetchone()
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(' || chr(9) || '.join(target_parts))} FROM {{}}")
+                .format(table.target.identifier))
+    if cur.fetchone() == source:
+        return None
+    differing = [col.name for i, col in enumerate(apart)
+                 if _multiset_differs(cur, table, staged, source_parts[0], target_parts[0],
+                                      source_parts[i + 1], target_parts[i + 1])]
+    cur.execute(sql.SQL(
+        f"SELECT r FROM (SELECT {' || chr(9) || '.join(source_parts)} AS r FROM {{}} EXCEPT ALL "
+        f"SELECT {' || chr(9) || '.join(target_parts)} FROM {{}}) d LIMIT %s").format(
+        staged, table.target.identifier), (ROWS_SHOWN,))
+    shown = "; ".join(row[0].split("\t", 1)[0] for row in cur.fetchall())
+    return (f"{table.name}: jsonb column(s) {', '.join(differing) or '?'} differ from "
+            f"Postgres' own parse of the source text"
+            + (f" (source rows beginning {shown})" if shown else ""))
+
+
+def _multiset_differs(cur, table: TablePlan, staged: sql.Identifier, source_rest: str,
+                      target_rest: str, source_value: str, target_value: str) -> bool:
+    source = f"SELECT {source_rest} || chr(9) || {source_value} FROM {{0}}"
+    target = f"SELECT {target_rest} || chr(9) || {target_value} FROM {{1}}"
+    cur.execute(sql.SQL(f"SELECT EXISTS (({source} EXCEPT ALL {target}) UNION ALL "
+                        f"({target} EXCEPT ALL {source}))").format(
+        staged, table.target.identifier))
+    return cur.fetchone()[0]
+
+
+def compare_apart(sqlite_path: Path, cur, table: TablePlan,
+                  coercions: frozenset[str] = frozenset()) -> str | None:
+    """``differing_apart`` inside a savepoint: a Postgres error is a problem naming the table."""
+    if not apart_columns(table):
+        return None
+    cur.execute("SAVEPOINT cutover_verify_apart")
+    try:
+        found = differing_apart(sqlite_path, cur, table, coercions)
+    except psycopg2.Error as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT cutover_verify_apart")
+        message = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:")
+        return f"{table.name}: jsonb columns could not be compared: {message.strip()}"
+    cur.execute("RELEASE SAVEPOINT cutover_verify_apart")
+    return found
