@@ -22,6 +22,7 @@ from sqlite_to_pg.catalog import Plan, open_source, read_plan
 from sqlite_to_pg.constraints import take_snapshot
 from sqlite_to_pg.copy_engine import pg_error_text
 from sqlite_to_pg.domain_checks import domain_findings
+from sqlite_to_pg.finding_categories import COERCIONS
 from sqlite_to_pg.load_journal import repair_interrupted_load
 from sqlite_to_pg.preflight import PreflightReport, run_preflight
 from sqlite_to_pg.progress import Progress
@@ -33,7 +34,6 @@ from sqlite_to_pg.report import (
 )
 from sqlite_to_pg.sequences import reset_sequences, restore_positions, sequence_positions
 from sqlite_to_pg.type_table import pgloader_can_carry
-from sqlite_to_pg.values import COERCIONS
 from sqlite_to_pg.verify import verify
 
 EXIT_OK = 0

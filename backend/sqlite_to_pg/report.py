@@ -14,8 +14,8 @@ from pydantic import TypeAdapter
 from foundation.database_urls import redact_url
 from foundation.text_tables import render_table
 from sqlite_to_pg.engines import LoadResult, TableLoad
+from sqlite_to_pg.finding_categories import CATEGORIES
 from sqlite_to_pg.preflight import Finding, PreflightReport
-from sqlite_to_pg.values import CATEGORIES
 from sqlite_to_pg.verify import TableCheck
 
 
