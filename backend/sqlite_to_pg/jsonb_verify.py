@@ -3,10 +3,10 @@
 The load sends jsonb as its source text and Postgres parses it; SQLite cannot print the form
 jsonb keeps (keys sorted and deduplicated, its spacing, numeric digits), so the row checksums
 leave those columns out (``values.hashed_columns``). Here the source is read a second time,
-independently of the load's COPY escaping: each row's hashed text and its jsonb texts go to a
-temporary table as hex (bytea), and Postgres compares, as multisets of rows, its own parse of
-those texts, tied to the rest of each row, with what the target holds. A difference names
-the columns, and a few rows by the rest of their text.
+independently of the load's COPY escaping: each row's primary key (without one: the rest of the
+row) and its jsonb texts go to a temporary table as hex (bytea), and Postgres compares, as
+multisets of rows, its own parse of those texts, tied to the key, with what the target holds.
+A difference names the columns, and a few rows by their key.
 """
 
 from __future__ import annotations
@@ -49,9 +49,18 @@ class _HexRows:
         return b"".join(row for (row,) in rows)
 
 
+def anchor_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
+    """What ties a jsonb value to its row: the primary key (the row checksums tie the key to
+    the other columns), or, without one, every column the row checksums cover."""
+    primary = next((key for key in table.target.unique_keys if key.primary), None)
+    hashed = hashed_columns(table.columns)
+    keys = tuple(col for col in hashed if primary and col.name in primary.columns)
+    return keys if primary and len(keys) == len(primary.columns) else hashed
+
+
 def _source_query(table: TablePlan, apart: tuple[TargetColumn, ...],
                   coercions: frozenset[str]) -> str:
-    rest = copy_row_sql(hashed_columns(table.columns), coercions, newline=False)
+    rest = copy_row_sql(anchor_columns(table), coercions, newline=False)
     fields = [f"'\\\\x' || hex(CAST({rest} AS BLOB))"]
     for col in apart:
         raw = converter_for(col, coercions).raw_sql(quote_sqlite(col.name))
@@ -95,7 +104,7 @@ def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
     null = "'\\N'"
     source_parts = ["convert_from(rest, 'UTF8')"] + [
         f"coalesce(({parsed})::text, {null})" for parsed in _parsed(apart)]
-    target_parts = [pg_row_sql(hashed_columns(table.columns))] + [
+    target_parts = [pg_row_sql(anchor_columns(table))] + [
         f"coalesce({quote_pg(col.name)}::text, {null})" for col in apart]
     cur.execute(sql.SQL(f"SELECT {_hash_sum(' || chr(9) || '.join(source_parts))} FROM {{}}")
                 .format(staged))

@@ -21,10 +21,11 @@ PAYLOADS = ['{"b": 1, "a": "x\\"y\\ttab", "b": 2}', None, "5", "[1.50, 1e2, -0]"
             '{"nested": {"z": [true, false, null], "é": "ü"}}', '"\\ud83d\\ude00"', "{}"]
 
 
-@pytest.fixture
-def loaded(make_sqlite, pg_exec, pg_url):
-    pg_exec("CREATE TABLE event (id integer PRIMARY KEY, kind text, payload jsonb, "
-            "extra jsonb)")
+@pytest.fixture(params=["primary key", "no key"])
+def loaded(request, make_sqlite, pg_exec, pg_url):
+    """Tied to the primary key, or (without one) to the rest of the row."""
+    key = " PRIMARY KEY" if request.param == "primary key" else ""
+    pg_exec(f"CREATE TABLE event (id integer{key}, kind text, payload jsonb, extra jsonb)")
     rows = [(i, f"kind {i % 3}", payload, None if i % 2 else f'{{"n": {i}}}')
             for i, payload in enumerate(PAYLOADS * 5, start=1)]
     source = make_sqlite("CREATE TABLE event (id INTEGER PRIMARY KEY, kind TEXT, payload JSON, "
