@@ -6,6 +6,8 @@ target is verified; this task echoes it (password redacted) and reads its JSON r
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from foundation.database_urls import parse_url
@@ -59,7 +61,10 @@ def run_migration(shell: Shell, cfg: RunbookConfig, sqlite: Path, pg: str, *,
                               dry_run=shell.dry_run, quiet=quiet,
                               yes=shell.assume_yes if truncate_confirmed is None
                               else truncate_confirmed)
-    shell.run(command, env=secret_env, cwd=PROJECT_ROOT, always=preflight_in_dry_run)
+    # the script runs the interpreter the runbook runs in (a venv need not be activated)
+    interpreter = {"PYTHON": os.environ.get("PYTHON") or sys.executable}
+    shell.run(command, env={**secret_env, **interpreter}, cwd=PROJECT_ROOT,
+              always=preflight_in_dry_run)
     if report is None or not report.is_file():
         return None
     return MigrationReport.read(report)
