@@ -19,10 +19,19 @@ ONLINE_STEPS = [f"online: {name}" for name in (
 
 
 def _fresh_machine_environ(tmp_path) -> dict[str, str]:
-    """This environment without any database settings; reports go to tmp_path."""
+    """This environment without any database settings; reports go to tmp_path. As in a venv
+    that is not activated, the ``python3`` on PATH is not the one invoke runs in (here a shim
+    that fails): the runbook must run its own interpreter for every Python step."""
     environ = {key: value for key, value in os.environ.items()
-               if key not in ("PG_TEST_URL", "DB_URL", "SQLALCHEMY_DATABASE_URL")}
-    return {**environ, "REPORT_DIR": str(tmp_path / "reports")}
+               if key not in ("PG_TEST_URL", "DB_URL", "SQLALCHEMY_DATABASE_URL", "PYTHON")}
+    shims = tmp_path / "not-the-venv"
+    shims.mkdir()
+    for name in ("python3", "python"):
+        shim = shims / name
+        shim.write_text("#!/bin/sh\necho 'not the interpreter the runbook runs in' >&2\nexit 97\n")
+        shim.chmod(0o755)
+    path = f"{shims}{os.pathsep}{environ.get('PATH', '')}"
+    return {**environ, "PATH": path, "REPORT_DIR": str(tmp_path / "reports")}
 
 
 def test_rehearse_with_no_arguments_passes_and_writes_the_report(tmp_path, monkeypatch):
