@@ -257,7 +257,9 @@ def check_unique_key(src: sqlite3.Connection, table: TablePlan, key: UniqueKey,
     if any(col is None or col.name not in table.column_names or not is_supported(col)
            for col in columns):
         return None  # an unsupported column is a finding of its own
-    exprs = [converter_for(col, coercions).copy_sql(quote_sqlite(col.name)) for col in columns]
+    # as stored: jsonb in its own form (keys sorted, spacing), not the source text it is sent as
+    exprs = [converter_for(col, coercions).canonical_sql(quote_sqlite(col.name))
+             for col in columns]
     if exprs == [quote_sqlite(key.columns[0])] and is_rowid_alias(src, table, key.columns[0]):
         return None  # SQLite keeps its INTEGER PRIMARY KEY unique, and it is copied unchanged
     not_null = " AND ".join(f"({expr}) IS NOT NULL" for expr in exprs)

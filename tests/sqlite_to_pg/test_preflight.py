@@ -108,6 +108,20 @@ def test_duplicates_a_unique_constraint_would_refuse(make_sqlite, migrate, pg_ex
     assert "u.a, b: 2 row(s)" in done.stdout and "u_ab" in done.stdout
 
 
+def test_jsonb_texts_equal_once_stored_are_duplicates_of_a_unique_key(make_sqlite, migrate,
+                                                                       pg_exec, target_state):
+    """jsonb goes to Postgres as its source text; a unique key compares what is stored, so
+    two texts differing only in spacing and key order are one value."""
+    source = make_sqlite("CREATE TABLE doc (id INTEGER PRIMARY KEY, body JSON);"
+                         "INSERT INTO doc VALUES (1, '{\"a\": 1, \"b\": 2}'),"
+                         " (2, '{\"b\":2,\"a\":1}'), (3, '{\"a\": 2}');")
+    pg_exec("CREATE TABLE doc (id integer PRIMARY KEY, body jsonb CONSTRAINT doc_body UNIQUE)")
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, "duplicate-key", "doc.body: 2 row(s)", before, target_state())
+    assert "doc_body" in done.stdout
+
+
 def test_schema_mismatches_are_preflight_errors(make_sqlite, migrate, pg_exec, target_state):
     source = make_sqlite('CREATE TABLE "Mixed" (id INTEGER PRIMARY KEY, extra TEXT);'
                          "CREATE TABLE gone (id INTEGER PRIMARY KEY);")
