@@ -24,6 +24,7 @@ from sqlite_to_pg.values import (
     copy_row_sql,
     hashed_columns,
     pg_row_sql,
+    pg_text_hash_sql,
     quote_pg,
     register_functions,
 )
@@ -39,7 +40,7 @@ def apart_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
 
 
 class _HexRows:
-    """A file-like COPY source: (rest of the row, each jsonb text) as bytea hex, read on."""
+    """A file-like COPY source: (the row's anchor, each jsonb text) as bytea hex, read on."""
 
     def __init__(self, cursor) -> None:
         self._cursor = cursor
@@ -74,12 +75,9 @@ def _parsed(apart: tuple[TargetColumn, ...]) -> list[str]:
     return [f"convert_from(v{i}, 'UTF8')::jsonb" for i in range(len(apart))]
 
 
-def differing_apart(sqlite_path: Path, cur, table: TablePlan,
-                    coercions: frozenset[str] = frozenset()) -> str | None:
-    """A problem line when a jsonb column differs between the sides, else None."""
-    apart = apart_columns(table)
-    if not apart:
-        return None
+def _differing_apart(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetColumn, ...],
+                     coercions: frozenset[str]) -> str | None:
+    """A problem line when a column of ``apart`` differs between the sides, else None."""
     staged = sql.Identifier(f"_cutover_jsonb_{next(_names)}")
     columns = ", ".join(["rest bytea"] + [f"v{i} bytea" for i in range(len(apart))])
     cur.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP").format(staged))
@@ -94,7 +92,7 @@ def differing_apart(sqlite_path: Path, cur, table: TablePlan,
 
 
 def _hash_sum(row_text: str) -> str:
-    return f"count(*), coalesce(sum(('x' || substr(md5({row_text}), 1, 16))::bit(64)::bigint), 0)"
+    return f"count(*), coalesce(sum({pg_text_hash_sql(row_text)}), 0)"
 
 
 def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
@@ -138,12 +136,14 @@ def _multiset_differs(cur, table: TablePlan, staged: sql.Identifier, source_rest
 
 def compare_apart(sqlite_path: Path, cur, table: TablePlan,
                   coercions: frozenset[str] = frozenset()) -> str | None:
-    """``differing_apart`` inside a savepoint: a Postgres error is a problem naming the table."""
-    if not apart_columns(table):
+    """A problem line when a jsonb column differs between the sides, else None; a Postgres
+    error while comparing (inside a savepoint) is a problem naming the table."""
+    apart = apart_columns(table)
+    if not apart:
         return None
     cur.execute("SAVEPOINT cutover_verify_apart")
     try:
-        found = differing_apart(sqlite_path, cur, table, coercions)
+        found = _differing_apart(sqlite_path, cur, table, apart, coercions)
     except psycopg2.Error as exc:
         cur.execute("ROLLBACK TO SAVEPOINT cutover_verify_apart")
         message = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:")

@@ -358,6 +358,12 @@ def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
     return " || chr(9) || ".join(fields or ["''"]) + (" || chr(10)" if newline else "")
 
 
+def pg_text_hash_sql(text: str) -> str:
+    """A Postgres expression hashing the text ``text`` gives to a signed bigint: the first 64
+    bits of its md5, the number ``verify.RowChecksum`` adds for the same text."""
+    return f"('x' || substr(md5({text}), 1, 16))::bit(64)::bigint"
+
+
 def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
     """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included: the
     rows the built-in loader sends."""

@@ -43,6 +43,7 @@ from sqlite_to_pg.values import (
     hash_rows_query,
     hashed_columns,
     pg_row_sql,
+    pg_text_hash_sql,
     register_functions,
 )
 
@@ -170,9 +171,7 @@ def sqlite_checksum(sqlite_path: Path, table: TablePlan,
 def pg_row_hash_sql(table: TablePlan) -> str:
     """A Postgres expression giving one stored row's hash as a signed bigint: the same number
     ``RowChecksum`` adds for that row's canonical text (sum them mod 2^64 for a checksum)."""
-    row = pg_row_sql(hashed_columns(table.columns), newline=True)
-    return (f"('x' || substr(md5({row}), 1, 16))"
-            "::bit(64)::bigint")
+    return pg_text_hash_sql(pg_row_sql(hashed_columns(table.columns), newline=True))
 
 
 def pg_checksum(cur, table: TablePlan) -> tuple[int, int]:
@@ -191,8 +190,8 @@ def _key_columns(table: TablePlan):
 
 def _pg_field_sums(table: TablePlan) -> sql.Composable:
     return sql.SQL(", ").join(
-        sql.SQL("coalesce(sum(('x' || substr(md5({}), 1, 16))::bit(64)::bigint), 0)").format(
-            sql.SQL(pg_row_sql((col,)))) for col in table.columns)
+        sql.SQL(f"coalesce(sum({pg_text_hash_sql(pg_row_sql((col,)))}), 0)")
+        for col in table.columns)
 
 
 def differing_columns(sqlite_path: Path, cur, table: TablePlan,
