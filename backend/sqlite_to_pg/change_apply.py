@@ -42,10 +42,12 @@ from sqlite_to_pg.change_capture import (
 )
 from sqlite_to_pg.online_state import OnlineState, TableSums, record_round, target_fingerprint
 from sqlite_to_pg.values import (
+    REFUSED_MARK,
     apply_session_settings,
     copy_row_sql,
     hashed_columns,
     pg_row_sql,
+    refused_columns,
 )
 from sqlite_to_pg.verify import MOD, RowChecksum, pg_row_hash_sql
 
@@ -157,8 +159,21 @@ def _temp_table(cur, table: CapturedTable, columns: tuple[str, ...], lines) -> s
     return name
 
 
+def refuse_unconvertible(table: CapturedTable, source: SourceRows) -> None:
+    """``CaptureRefused`` naming the first changed row holding a value no converter can carry
+    (``values.REFUSED_FIELD_SQL``: one the preflight would name), before anything is sent."""
+    for key, row in source.rows.items():
+        if REFUSED_MARK in row:
+            columns = ", ".join(refused_columns(row, table.plan.columns)) or "?"
+            raise CaptureRefused(
+                f"{table.plan.name}: a changed row ({key}) holds a value in column(s) {columns} "
+                "that cannot be loaded as it is; nothing of this round was kept. Fix the row "
+                "in SQLite (the migration's --dry-run names every such value), then run again.")
+
+
 def stage(cur, table: CapturedTable, source: SourceRows) -> tuple[sql.Identifier, sql.Identifier]:
     """Temp tables of the touched keys and of the current rows, on the Postgres side."""
+    refuse_unconvertible(table, source)
     keys = _temp_table(cur, table, table.key, (text + b"\n" for text in source.key_texts.values()))
     rows = _temp_table(cur, table, table.plan.column_names, source.rows.values())
     return keys, rows

@@ -13,7 +13,13 @@ fetches them in chunks into a small bounded queue, and psycopg2 streams the chun
 reading and writing overlap and memory stays bounded whatever the table size. Each row sent is
 also hashed for verify (``source_checksums``), so verify after this load reads only Postgres —
 but for jsonb columns, which are sent as their source text for Postgres to parse and verified
-apart (``values.hashed_columns``): the same scan gives the row without them, which is hashed.
+apart (``values.hashed_columns``): they are sent last (``values.load_columns``), and the row
+without them, the part before their fields, is hashed.
+
+A value no converter can carry arrives as ``values.REFUSED_FIELD_SQL``: the reader stops the
+load there (``LoadFailed`` naming table, column and row), the transaction is rolled back, and
+the caller names every such value (the whole preflight). So the preflight before this load
+runs only the checks the load cannot make itself (``Check.caught_by_load``).
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ from sqlite_to_pg.engines import FinishStep, LoadFailed, LoadResult, TableLoad
 from sqlite_to_pg.indexes import drop_indexes, rebuild_indexes, save_indexes
 from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.values import (
+    REFUSED_MARK,
     apply_session_settings,
     copy_rows_query,
     hashed_columns,
-    load_and_hash_rows_query,
+    load_columns,
+    refused_columns,
     register_functions,
 )
 from sqlite_to_pg.verify import RowChecksum, SourceChecksums, source_signature
@@ -59,53 +67,71 @@ def pg_error_text(exc: psycopg2.Error) -> str:
     return redact_text(" | ".join(part for part in parts if part))
 
 
+def hashed_part(line: bytes, apart: int) -> bytes:
+    """The row text a checksum covers, from a COPY row whose last ``apart`` fields are
+    verified apart (``values.load_columns``): the fields before them, newline included."""
+    return line.rsplit(b"\t", apart)[0] + b"\n" if apart else line
+
+
+def refusal(table: TablePlan, lines: list[bytes]) -> str:
+    """What stopped the load in this chunk: the first row holding a refused field."""
+    columns = load_columns(table)
+    line = next(line for line in lines if REFUSED_MARK in line)
+    first = line.split(b"\t", 1)[0].decode("utf-8", "backslashreplace")
+    names = ", ".join(refused_columns(line, columns)) or "?"
+    return (f"{table.name}: a value in column(s) {names} cannot be loaded as it is "
+            f"(row with {columns[0].name} = {first})")
+
+
 class _ChunkReader:
     """A file-like object for ``copy_expert``: each ``read`` returns the next chunk of rows.
 
     A background thread runs the SQLite query and fills a bounded queue with chunks of rows, so
     SQLite produces the next chunk while psycopg2 sends the previous one; ``read`` adds each
-    chunk's rows to ``checksum`` (on the COPY thread, which would otherwise wait for SQLite).
+    chunk's rows to ``checksum`` (on the COPY thread, which would otherwise wait for SQLite)
+    and stops the load at a refused value (``LoadFailed``).
     """
 
-    def __init__(self, sqlite_path: Path, select: str, on_rows, checksum: RowChecksum) -> None:
+    def __init__(self, sqlite_path: Path, table: TablePlan, query: str, on_rows,
+                 checksum: RowChecksum) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._table = table
+        self._apart = len(table.columns) - len(hashed_columns(table.columns))
         self._on_rows = on_rows
         self._checksum = checksum
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._produce, args=(sqlite_path, select),
+        self._thread = threading.Thread(target=self._produce, args=(sqlite_path, query),
                                         daemon=True)
         self._thread.start()
 
-    def _produce(self, sqlite_path: Path, select: str) -> None:
+    def _produce(self, sqlite_path: Path, query: str) -> None:
         try:
             with contextlib.closing(open_source(sqlite_path)) as src:
                 register_functions(src)
-                cursor = src.execute(select)
-                pairs = len(cursor.description) == 2  # (COPY row, hashed row)
+                cursor = src.execute(query)
                 while not self._stop.is_set():
                     rows = cursor.fetchmany(CHUNK_ROWS)
                     if not rows:
                         break
-                    if pairs:
-                        self._queue.put((len(rows), ([line for line, _ in rows],
-                                                     [hashed for _, hashed in rows])))
-                    else:
-                        lines = [line for (line,) in rows]
-                        self._queue.put((len(lines), (lines, lines)))
+                    self._queue.put((len(rows), [line for (line,) in rows]))
             self._queue.put((0, []))
         except Exception as exc:  # handed to the reading side
-            self._queue.put((-1, exc))
+            self._queue.put((-1, LoadFailed(f"reading {self._table.name} from SQLite failed: "
+                                            f"{exc}")))
 
     def read(self, size: int = -1) -> bytes:
-        count, chunk = self._queue.get()
+        count, lines = self._queue.get()
         if count < 0:
-            raise chunk
+            raise lines
         if not count:
             return b""
-        lines, hashed = chunk
-        self._checksum.add(hashed)
+        data = b"".join(lines)
+        if REFUSED_MARK in data:
+            raise LoadFailed(refusal(self._table, lines))
+        apart = self._apart
+        self._checksum.add([hashed_part(line, apart) for line in lines] if apart else lines)
         self._on_rows(count)
-        return b"".join(lines)
+        return data
 
     def close(self) -> None:
         self._stop.set()
@@ -218,13 +244,11 @@ class CopyEngine:
         progress.start_table(table.name, count_source_rows(sqlite_path, table))
         copy = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
             table.target.identifier,
-            sql.SQL(", ").join(sql.Identifier(name) for name in table.column_names),
+            sql.SQL(", ").join(sql.Identifier(col.name) for col in load_columns(table)),
             sql.SQL(" WITH (FREEZE)" if freeze else ""))
         checksum = RowChecksum()
-        query = (copy_rows_query(table, self.coercions)
-                 if hashed_columns(table.columns) == table.columns
-                 else load_and_hash_rows_query(table, self.coercions))
-        reader = _ChunkReader(sqlite_path, query, progress.advance, checksum)
+        reader = _ChunkReader(sqlite_path, table, copy_rows_query(table, self.coercions),
+                              progress.advance, checksum)
         try:
             cur.copy_expert(copy.as_string(cur), reader)
         finally:

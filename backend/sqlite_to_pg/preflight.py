@@ -309,7 +309,9 @@ def _submit_reads(pool: SourcePool, src: sqlite3.Connection, plan: Plan, table: 
                   before_load: bool) -> _TableReads:
     checks = [check for _, check in _table_checks(table, coercions, engine, before_load)]
     scans = [pool.submit(scan_counts, table, checks, where)
-             for where in rowid_ranges(src, table)]
+             for where in (rowid_ranges(src, table) if checks else [WHOLE_TABLE])]
+    if before_load:  # the load re-adds the keys: Postgres refuses an orphan or a duplicate
+        return _TableReads(scans, [])
     keys = [pool.submit(check_foreign_key, table, fk, plan.table(fk.ref_table))
             for fk in table.target.foreign_keys if fk.ref_table in plan.table_names]
     keys += [pool.submit(check_unique_key, table, key, coercions)
@@ -326,8 +328,10 @@ def run_preflight(plan: Plan, sqlite_path: Path, coercions: frozenset[str] = fro
     ranges), then the results are read back table by table, in plan order. With ``pg_url``,
     unique keys over columns the target compares loosely are checked by Postgres (read-only);
     ``engine`` adds that engine's own refusals (``ENGINE_VALUE_CHECKS``). ``before_load``
-    leaves out the value checks the built-in loader catches itself (``Check.caught_by_load``):
-    its caller runs the whole preflight if the load then fails, to name every problem.
+    leaves out what the built-in loader catches itself: the value checks marked
+    ``Check.caught_by_load``, and the key checks (the keys it rebuilds refuse a duplicate, an
+    orphan or a collation clash); its caller runs the whole preflight if the load then fails,
+    to name every problem.
     """
     report = PreflightReport(findings=_schema_findings(plan))
     with contextlib.closing(open_source(sqlite_path)) as src, SourcePool(sqlite_path) as pool:
@@ -345,6 +349,6 @@ def run_preflight(plan: Plan, sqlite_path: Path, coercions: frozenset[str] = fro
             report.findings += findings
             report.findings += [found for future in reads[table.name].keys
                                 if (found := future.result()) is not None]
-        if pg_url is not None:
+        if pg_url is not None and not before_load:  # a clash fails the unique index rebuild
             report.findings += collation_findings(src, pg_url, plan, coercions)
     return report

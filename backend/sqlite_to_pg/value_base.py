@@ -23,8 +23,9 @@ class Check:
     condition: str
     coercion: str | None = None  # a named --allow-coercion that turns this into a conversion
     gate: str | None = None
-    # True when the built-in loader refuses such a value by itself: Postgres rejects it in
-    # COPY (or when the keys are rebuilt), or stores it changed, which verify sees. The
+    # True when the built-in loader refuses such a value by itself: its ``copy_sql`` gives
+    # NULL for it (the load then sends ``values.REFUSED_FIELD`` and stops), Postgres rejects
+    # it in COPY (or when the keys are rebuilt), or stores it changed, which verify sees. The
     # preflight before a copy load leaves these out; a load that fails runs them all.
     caught_by_load: bool = False
 
@@ -86,8 +87,10 @@ class Converter:
         return []
 
     def checks_before_load(self, x: str) -> list[Check]:
-        """The checks the built-in loader needs before it writes: those it cannot catch."""
-        return [check for check in self.checks(x) if not check.caught_by_load]
+        """The checks the built-in loader needs before it writes: those it cannot catch, and
+        those an opted-in coercion covers (preflight counts what each coercion converts)."""
+        return [check for check in self.checks(x)
+                if not check.caught_by_load or check.coercion in self.coercions]
 
 
 _NON_ASCII = "'*[^' || char(1) || '-' || char(127) || ']*'"  # only these need a UTF-8 check

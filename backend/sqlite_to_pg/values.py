@@ -42,16 +42,23 @@ CANONICAL_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO, YMD", "extra_float_d
                       "bytea_output": "hex", "IntervalStyle": "postgres",
                       "client_encoding": "UTF8"}
 NULL_FIELD = r"\N"
+# The field sent for a value no converter could carry (a bad value preflight names): the byte
+# 0xFF, which no UTF-8 text holds. Whoever streams rows stops at it (``refused_columns``) —
+# and Postgres, should it ever receive one, refuses it as invalid UTF-8.
+REFUSED_MARK = b"\xff"
+REFUSED_FIELD_SQL = "CAST(x'ff' AS TEXT)"
 
 class BooleanValue(Converter):
     escaped = False
 
     def copy_sql(self, x: str) -> str:
-        return f"CASE {x} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
+        return (f"CASE WHEN typeof({x}) = 'integer' THEN "
+                f"CASE {x} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END END")
 
     def checks(self, x: str) -> list[Check]:
         return [Check("bad-boolean",
-                      f"{x} IS NOT NULL AND NOT (typeof({x}) = 'integer' AND {x} IN (0, 1))")]
+                      f"{x} IS NOT NULL AND NOT (typeof({x}) = 'integer' AND {x} IN (0, 1))",
+                      caught_by_load=True)]
 
 
 INTEGER_RANGES = {"int2": (-(2**15), 2**15 - 1), "int4": (-(2**31), 2**31 - 1),
@@ -62,16 +69,20 @@ class IntegerValue(Converter):
     escaped = False
 
     def copy_sql(self, x: str) -> str:
-        return x  # preflight has made sure every value is an integer in range
+        """Integers only (anything else gives NULL, which the load refuses); Postgres refuses
+        one out of the column's range."""
+        return f"CASE WHEN typeof({x}) = 'integer' THEN {x} END"
 
     def checks(self, x: str) -> list[Check]:
         low, high = INTEGER_RANGES[self.column.type_name]
         unusual = f"NOT (typeof({x}) IN ('integer', 'null') AND {x} BETWEEN {low} AND {high})"
-        return [Check("text-in-number-column", typeof_in(x, "text", "blob"), gate=unusual),
-                Check("not-an-integer", typeof_in(x, "real"), gate=unusual),
+        return [Check("text-in-number-column", typeof_in(x, "text", "blob"), gate=unusual,
+                      caught_by_load=True),
+                Check("not-an-integer", typeof_in(x, "real"), gate=unusual,
+                      caught_by_load=True),
                 Check("integer-out-of-range",
                       f"typeof({x}) = 'integer' AND ({x} < {low} OR {x} > {high})",
-                      gate=unusual)]
+                      gate=unusual, caught_by_load=True)]
 
 
 _INFINITE = "({x} IN (9e999, -9e999))"
@@ -138,7 +149,8 @@ class FloatValue(Converter):
                 f"WHEN {typeof_in(x, 'integer', 'real')} THEN cutover_float({x}, {self.bits}) END")
 
     def checks(self, x: str) -> list[Check]:
-        return [Check("text-in-number-column", typeof_in(x, "text", "blob")),
+        return [Check("text-in-number-column", typeof_in(x, "text", "blob"),
+                      caught_by_load=True),  # copy_sql gives NULL for them
                 Check("float-precision",
                       f"{typeof_in(x, 'integer', 'real')} AND "
                       f"NOT cutover_float_exact({x}, {self.bits})")]
@@ -146,15 +158,17 @@ class FloatValue(Converter):
 
 class TextValue(Converter):
     def copy_sql(self, x: str) -> str:
-        return escape_sqlite(f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x)
+        """Text and integers, escaped; a REAL or a blob (which SQLite would turn into text on
+        the way) gives NULL, which the load refuses."""
+        escaped = escape_sqlite(f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x)
+        return f"CASE WHEN {typeof_in(x, 'real', 'blob')} THEN NULL ELSE {escaped} END"
 
     def checks(self, x: str) -> list[Check]:
         """Text goes to COPY byte for byte (escaped; replace/rtrim keep NUL bytes): Postgres
         refuses a NUL, invalid UTF-8 and a string over varchar(n) itself, and one it shortens
-        (trailing spaces over n) is seen by verify. Only a REAL or a blob, which SQLite would
-        turn into text on the way, must be found before the load."""
+        (trailing spaces over n) is seen by verify; ``copy_sql`` refuses the wrong types."""
         checks = [replace(check, caught_by_load=True) for check in text_checks(x)]
-        checks.append(Check("wrong-type", typeof_in(x, "real", "blob")))
+        checks.append(Check("wrong-type", typeof_in(x, "real", "blob"), caught_by_load=True))
         if self.column.max_length is not None:
             checks.append(Check("too-long", f"typeof({x}) = 'text' AND "
                                             f"length({x}) > {self.column.max_length}",
@@ -195,9 +209,13 @@ class DateTimeValue(Converter):
         return int("epoch-seconds" in self.coercions)
 
     def copy_sql(self, x: str) -> str:
+        """The canonical shape as it is (Postgres refuses one that is no date, and verify sees
+        one it stores changed); other shapes through Python, which gives NULL for a value it
+        cannot read (the load refuses it)."""
         return (f"CASE WHEN {x} IS NULL THEN NULL "
                 f"WHEN {x} GLOB '{_CANONICAL_GLOB[self.kind]}' THEN {x} "
-                f"ELSE cutover_datetime({x}, '{self.kind}', {self._epoch_flag()}) END")
+                f"ELSE cutover_datetime({text_as_blob(x)}, '{self.kind}', {self._epoch_flag()}) "
+                f"END")
 
     def pg_sql(self, col: str) -> str:
         return _PG_FORMAT[self.kind].format(col=col)
@@ -210,22 +228,23 @@ class DateTimeValue(Converter):
         problem = (f"cutover_datetime_problem({text_as_blob(x)}, '{self.kind}', "
                    f"{self._epoch_flag()})")
         unusual = f"{x} IS NOT NULL AND NOT ({valid})"
-        checks = [Check(category, f"{problem} = '{category}'", gate=unusual)
+        checks = [Check(category, f"{problem} = '{category}'", gate=unusual,
+                        caught_by_load=True)
                   for category in ("bad-datetime", "datetime-offset")]
         coercible = self.kind in ("timestamp", "timestamptz")
         checks.append(Check("epoch-in-datetime", f"typeof({x}) = 'integer'",
-                            coercion="epoch-seconds" if coercible else None, gate=unusual))
+                            coercion="epoch-seconds" if coercible else None, gate=unusual,
+                            caught_by_load=True))
         nul, utf8 = text_checks(x)
-        return [*checks, nul, Check(utf8.category, utf8.condition, gate=unusual)]
+        return [*checks, replace(nul, caught_by_load=True),
+                Check(utf8.category, utf8.condition, gate=unusual, caught_by_load=True)]
 
     def checks_before_load(self, x: str) -> list[Check]:
-        """The same checks behind a cheaper gate, "not of the canonical shape": the load sends
-        a value of that shape as it is, and Postgres refuses one that is no date (2024-02-30,
-        year 0, a NUL after it) or stores it changed (24:00, a leap second), which verify
-        sees. Only the other shapes go through Python, so only they must be checked first."""
+        """Every check is the load's (see ``copy_sql``; a NUL after a canonical value is
+        refused by Postgres) but an opted-in coercion's, which preflight counts: behind a
+        cheaper gate, "not of the canonical shape", as only those go through Python."""
         unusual = f"{x} IS NOT NULL AND NOT ({x} GLOB '{_CANONICAL_GLOB[self.kind]}')"
-        return [replace(check, gate=unusual) for check in self.checks(x)
-                if check.category != "nul-byte"]
+        return [replace(check, gate=unusual) for check in super().checks_before_load(x)]
 
 
 class JsonValue(Converter):
@@ -258,12 +277,12 @@ class JsonValue(Converter):
 
     def checks(self, x: str) -> list[Check]:
         """For jsonb, Postgres refuses in COPY a NUL, invalid UTF-8, invalid JSON, a lone
-        surrogate and ``\\u0000``: only a blob (which the load would turn into NULL) must be
-        found first. json is stored as it is, so its checks all come first (as Postgres' json
-        accepts ``\\u0000`` and lone surrogates that jsonb refuses)."""
+        surrogate and ``\\u0000``, and the load refuses a blob (``raw_sql`` gives NULL). json
+        is stored as it is, so its text checks come first (as Postgres' json accepts
+        ``\\u0000`` and lone surrogates that jsonb refuses)."""
         binary = int(self.column.type_name == "jsonb")
         return [replace(check, caught_by_load=bool(binary)) for check in text_checks(x)] + [
-            Check("wrong-type", typeof_in(x, "blob")),
+            Check("wrong-type", typeof_in(x, "blob"), caught_by_load=True),  # raw_sql: NULL
             Check("invalid-json", f"typeof({x}) = 'text' AND "
                                   f"NOT cutover_json_ok({text_as_blob(x)}, {binary})",
                   caught_by_load=bool(binary)),
@@ -275,7 +294,8 @@ class BytesValue(Converter):
         return f"CASE WHEN typeof({x}) = 'blob' THEN '\\\\x' || lower(hex({x})) END"
 
     def checks(self, x: str) -> list[Check]:
-        return [Check("wrong-type", f"{x} IS NOT NULL AND typeof({x}) <> 'blob'")]
+        return [Check("wrong-type", f"{x} IS NOT NULL AND typeof({x}) <> 'blob'",
+                      caught_by_load=True)]  # copy_sql gives NULL for them
 
 
 _HEX = "[0-9a-fA-F]"
@@ -335,15 +355,25 @@ def quote_pg(name: str) -> str:
 def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = frozenset(),
                  newline: bool = True, canonical: bool = False) -> str:
     """A SQLite expression giving one COPY text row (tab-separated, ``\\N`` for NULL; the
-    tab and newline are literals: a ``char()`` call would run for every row). ``canonical``:
+    tab and newline are literals: a ``char()`` call would run for every row). A value that
+    converts to nothing (NULL from a non-NULL source) gives ``REFUSED_FIELD_SQL``. ``canonical``:
     jsonb as Postgres prints it (Python, per value) instead of the text as sent."""
     fields = []
     for col in columns:
         converter = converter_for(col, coercions)
         x = quote_sqlite(col.name)
         value = converter.canonical_sql(x) if canonical else converter.copy_sql(x)
-        fields.append(f"coalesce({value}, '{NULL_FIELD}')")
+        fields.append(f"coalesce({value}, "
+                      f"CASE WHEN {x} IS NULL THEN '{NULL_FIELD}' ELSE {REFUSED_FIELD_SQL} END)")
     return " || '\t' || ".join(fields or ["''"]) + (" || '\n'" if newline else "")
+
+
+def refused_columns(line: bytes, columns: tuple[TargetColumn, ...]) -> list[str]:
+    """The columns of a COPY row (from ``copy_row_sql``) whose field is ``REFUSED_FIELD_SQL``
+    (or holds its byte: text that is not UTF-8)."""
+    fields = line.rstrip(b"\n").split(b"\t")  # a tab inside a value is escaped as \t
+    return [col.name for col, field in zip(columns, fields, strict=False)
+            if REFUSED_MARK in field]
 
 
 def hashed_columns(columns: tuple[TargetColumn, ...]) -> tuple[TargetColumn, ...]:
@@ -365,9 +395,9 @@ def pg_text_hash_sql(text: str) -> str:
 
 
 def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
-    """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included: the
-    rows the built-in loader sends."""
-    return (f"SELECT CAST({copy_row_sql(table.columns, coercions)} AS BLOB) "
+    """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included, its
+    columns in ``load_columns`` order: the rows the built-in loader sends."""
+    return (f"SELECT CAST({copy_row_sql(load_columns(table), coercions)} AS BLOB) "
             f"FROM {quote_sqlite(table.source.name)}")
 
 
@@ -377,11 +407,11 @@ def hash_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -
             f"FROM {quote_sqlite(table.source.name)}")
 
 
-def load_and_hash_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
-    """Both in one scan, for a table with a column verified apart: (COPY row, hashed row)."""
-    return (f"SELECT CAST({copy_row_sql(table.columns, coercions)} AS BLOB), "
-            f"CAST({copy_row_sql(hashed_columns(table.columns), coercions)} AS BLOB) "
-            f"FROM {quote_sqlite(table.source.name)}")
+def load_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
+    """The order the built-in loader sends ``table``'s columns in: those the row checksum
+    covers first, then those verified apart, so each row's hashed text is a prefix of it."""
+    hashed = hashed_columns(table.columns)
+    return hashed + tuple(col for col in table.columns if col not in hashed)
 
 
 def apply_session_settings(cur) -> None:

@@ -91,6 +91,24 @@ def test_a_schema_change_on_the_postgres_side_is_refused(live, pg_url, tmp_path)
         _round(live, pg_url)
 
 
+def test_a_changed_row_no_converter_can_carry_is_refused_and_named(live, pg_url, tmp_path):
+    # text written into an integer column after the precopy: it must neither become NULL nor
+    # be read as a number on the way
+    _precopy(live, pg_url, tmp_path)
+    query = "SELECT * FROM person WHERE id = 5"
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        before = cur.fetchall()
+    with contextlib.closing(sqlite3.connect(live)) as conn:
+        conn.execute("UPDATE person SET manager_id = 'boss' WHERE id = 5")
+        conn.commit()
+    with pytest.raises(CaptureRefused, match=r"person: a changed row .*column\(s\) manager_id"):
+        _round(live, pg_url)
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        cur.execute(query)
+        assert cur.fetchall() == before
+
+
 def test_a_failed_window_verification_keeps_nothing_and_names_the_row(live, pg_url, tmp_path):
     _precopy(live, pg_url, tmp_path)
     with contextlib.closing(sqlite3.connect(live)) as conn:

@@ -167,3 +167,32 @@ def test_the_copy_engine_leaves_to_the_load_what_it_refuses_then_names_it(
     assert_refused(done, category, f"{where}: 1 row(s)", before, target_state())
     assert "that the load refused" in done.stderr and "rolled back" in done.stderr
     assert "rowid 7" in done.stdout
+
+
+# (SQLite type, Postgres type, bad value, category): values the copy engine's own conversion
+# gives nothing for, so the load stops at them; each would be silently kept otherwise (text
+# read as a number, a REAL as text, a nullable date/time as NULL, 2 as a boolean)
+REFUSED_BY_THE_LOAD = [
+    ("TEXT", "integer", "'12'", "text-in-number-column"),
+    ("BLOB", "text", "1.5", "wrong-type"),
+    ("DATETIME", "timestamptz", "'yesterday'", "bad-datetime"),
+    ("BOOLEAN", "boolean", "2", "bad-boolean"),
+    ("BLOB", "bytea", "'text'", "wrong-type"),
+]
+
+
+@pytest.mark.parametrize(("sqlite_type", "pg_type", "bad", "category"), REFUSED_BY_THE_LOAD,
+                         ids=[case[1] for case in REFUSED_BY_THE_LOAD])
+def test_the_copy_load_stops_at_a_value_it_cannot_convert_then_names_it(
+        sqlite_type, pg_type, bad, category, make_sqlite, migrate, pg_exec, target_state):
+    """Nothing checks these before the copy load: its conversion gives no value for them, the
+    reader stops the load there, and the whole preflight names them (exit 3, rolled back)."""
+    source = make_sqlite(f"CREATE TABLE t (id INTEGER PRIMARY KEY, v {sqlite_type});"
+                         "INSERT INTO t VALUES (1, NULL);"
+                         f"INSERT INTO t VALUES (7, {bad});")
+    pg_exec(f"CREATE TABLE t (id integer PRIMARY KEY, v {pg_type})")
+    before = target_state()
+    done = migrate(source)
+    assert_refused(done, category, "t.v: 1 row(s)", before, target_state())
+    assert "that the load refused" in done.stderr
+    assert "t: a value in column(s) v cannot be loaded as it is (row with id = 7)" in done.stderr

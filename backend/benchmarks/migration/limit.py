@@ -26,7 +26,7 @@ from sqlite_to_pg.constraints import save_foreign_keys
 from sqlite_to_pg.copy_engine import iter_copy_rows
 from sqlite_to_pg.indexes import save_indexes
 from sqlite_to_pg.sequences import RESET_SEQUENCES_SQL
-from sqlite_to_pg.values import CANONICAL_SETTINGS, quote_pg
+from sqlite_to_pg.values import CANONICAL_SETTINGS, load_columns, quote_pg
 
 
 def export_copy_text(sqlite_path: Path, plan: Plan, directory: Path) -> dict[str, Path]:
@@ -46,7 +46,7 @@ def _copy_commands(plan: Plan, files: dict[str, Path]) -> list[str]:
 
     lines = [f"TRUNCATE {', '.join(name(table) for table in plan.tables)};"]
     for table in plan.tables:
-        columns = ", ".join(quote_pg(column) for column in table.column_names)
+        columns = ", ".join(quote_pg(column.name) for column in load_columns(table))
         lines.append(f"\\copy {name(table)} ({columns}) FROM '{files[table.name]}' "
                      "WITH (FREEZE)")
     return lines
