@@ -62,7 +62,8 @@ def test_postgres_holds_its_own_parse_of_every_source_text(loaded, pg_url):
     "UPDATE event SET payload = '{\"a\": \"x\\\"y\\ttab\", \"b\": 1}' WHERE id = 1",
     "UPDATE event SET payload = NULL WHERE id = 3",
     "UPDATE event SET extra = payload, payload = extra WHERE id = 10",
-], ids=["value", "to-null", "swapped-between-columns"])
+    "UPDATE event SET payload = '[1.5, 100, 0]' WHERE id = 4",
+], ids=["value", "to-null", "swapped-between-columns", "numeric-scale"])
 def test_a_changed_jsonb_value_is_named(loaded, pg_exec, pg_url, change):
     plan, source, _rows = loaded
     pg_exec(change)
