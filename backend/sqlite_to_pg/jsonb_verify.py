@@ -24,7 +24,6 @@ from sqlite_to_pg.values import (
     copy_row_sql,
     hashed_columns,
     pg_row_sql,
-    pg_text_hash_sql,
     quote_pg,
     register_functions,
 )
@@ -92,7 +91,11 @@ def _differing_apart(sqlite_path: Path, cur, table: TablePlan, apart: tuple[Targ
 
 
 def _hash_sum(row_text: str) -> str:
-    return f"count(*), coalesce(sum({pg_text_hash_sql(row_text)}), 0)"
+    """(rows, sum of each row text's 64-bit hash): both sides are hashed by Postgres, so any
+    hash will do; ``hashtextextended`` (bytes, under "C") costs far less per row than md5 +
+    hex + bit cast (on 1M ~200-char payloads, both scans 4.8 s instead of 8.7 s)."""
+    return f'count(*), coalesce(sum(hashtextextended(({row_text}) COLLATE "C", 0)), 0)'
+
 
 
 def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
