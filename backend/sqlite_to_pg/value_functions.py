@@ -275,6 +275,30 @@ def json_ok(value, binary: int) -> int:
     return 1 if "\\u" not in text else int(_strings_ok(parsed, bool(binary)))
 
 
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+
+
+def json_escapes_ok(value, binary: int) -> int:
+    """``json_ok`` for text SQLite's ``json_valid`` already accepted, without parsing it: every
+    backslash of valid JSON starts an escape, so only the ``\\u`` escapes are looked at (a
+    surrogate must be half of a pair, and jsonb refuses ``\\u0000``)."""
+    text = _as_text(value) if isinstance(value, bytes | str) else None
+    if text is None:
+        return 0
+    low_at = None  # where the low half of a pair must start
+    for match in _ESCAPE.finditer(text):
+        code = int(match[1], 16) if match[1] else None
+        if low_at is not None:
+            if match.start() != low_at or code is None or not 0xDC00 <= code <= 0xDFFF:
+                return 0
+            low_at = None
+        elif code is not None and 0xD800 <= code <= 0xDBFF:
+            low_at = match.end()
+        elif code is not None and (0xDC00 <= code <= 0xDFFF or (binary and code == 0)):
+            return 0
+    return int(low_at is None)
+
+
 def _jsonb_key_order(item: tuple[str, object]) -> tuple[int, bytes]:
     key = item[0].encode()
     return len(key), key
@@ -313,5 +337,6 @@ FUNCTIONS = [
     ("cutover_datetime", 3, datetime_text),
     ("cutover_datetime_problem", 3, datetime_problem),
     ("cutover_json_ok", 2, json_ok),
+    ("cutover_json_escapes_ok", 2, json_escapes_ok),
     ("cutover_jsonb", 1, jsonb_text),
 ]

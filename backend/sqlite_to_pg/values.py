@@ -247,13 +247,17 @@ class DateTimeValue(Converter):
         return [replace(check, gate=unusual) for check in super().checks_before_load(x)]
 
 
-def _json_undecided(x: str) -> str:
-    """True for JSON text SQLite's own ``json_valid`` (C) cannot judge as Postgres would, which
-    Python then decides: text it refuses, text with a ``\\u`` escape (``\\u0000`` and lone
-    surrogates it takes, jsonb not), and text with a NUL or a multi-byte character (its length
-    in characters is not its length in bytes: json_valid stops at a NUL and lets any byte be)."""
-    return (f"NOT json_valid({x}) OR instr({x}, '\\u') > 0 "
-            f"OR length({x}) <> length(CAST({x} AS BLOB))")
+def _json_refused(x: str, binary: int) -> str:
+    """True for JSON text Postgres' json (``binary=0``) or jsonb refuses. SQLite's own
+    ``json_valid`` (C) decides plain text; Python decides text it refuses or that holds a NUL
+    or a multi-byte character (its length in characters is not its length in bytes:
+    json_valid stops at a NUL and lets any byte be), and checks the ``\\u`` escapes of the
+    rest (``\\u0000`` and lone surrogates json_valid takes)."""
+    as_blob = text_as_blob(x)
+    return (f"CASE WHEN NOT json_valid({x}) OR length({x}) <> length(CAST({x} AS BLOB)) "
+            f"THEN NOT cutover_json_ok({as_blob}, {binary}) "
+            f"WHEN instr({x}, '\\u') > 0 THEN NOT cutover_json_escapes_ok({as_blob}, {binary}) "
+            f"ELSE 0 END")
 
 
 class JsonValue(Converter):
@@ -292,8 +296,7 @@ class JsonValue(Converter):
         binary = int(self.column.type_name == "jsonb")
         return [replace(check, caught_by_load=bool(binary)) for check in text_checks(x)] + [
             Check("wrong-type", typeof_in(x, "blob"), caught_by_load=True),  # raw_sql: NULL
-            Check("invalid-json", f"typeof({x}) = 'text' AND ({_json_undecided(x)}) AND "
-                                  f"NOT cutover_json_ok({text_as_blob(x)}, {binary})",
+            Check("invalid-json", f"typeof({x}) = 'text' AND {_json_refused(x, binary)}",
                   caught_by_load=bool(binary)),
         ]
 
