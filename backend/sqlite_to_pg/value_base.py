@@ -77,7 +77,7 @@ class Converter:
         raise NotImplementedError
 
     def canonical_sql(self, x: str) -> str:
-        """The canonical text where it is not what the load sends (see values.JsonValue)."""
+        """The canonical text where it is not what the load sends (see json_value.JsonValue)."""
         return self.copy_sql(x)
 
     def pg_sql(self, col: str) -> str:

@@ -12,7 +12,8 @@ So the built-in loader sends ``copy_sql``, preflight runs ``checks``, and verify
 of ``copy_sql`` rows (SQLite side) with hashes of ``pg_sql`` rows (Postgres side): the three can
 never disagree about what "equal" means. Values SQL cannot convert exactly (floats, unusual
 date/time shapes, jsonb) go through Python functions that ``register_functions`` installs on the
-SQLite connection (see ``sqlite_to_pg.value_functions``). This module holds the common types;
+SQLite connection (see ``sqlite_to_pg.value_functions``). This module holds the common types
+(``sqlite_to_pg.json_value`` json and jsonb);
 ``sqlite_to_pg.type_table`` the rest of Postgres' (enums, arrays, interval, inet, ...), both
 built on ``sqlite_to_pg.value_base``; docs/types.md is the whole table in prose.
 
@@ -27,6 +28,7 @@ from dataclasses import replace
 
 from sqlite_to_pg import type_functions, type_table, value_functions
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
+from sqlite_to_pg.json_value import JsonValue
 from sqlite_to_pg.value_base import (
     Check,
     Converter,
@@ -245,60 +247,6 @@ class DateTimeValue(Converter):
         cheaper gate, "not of the canonical shape", as only those go through Python."""
         unusual = f"{x} IS NOT NULL AND NOT ({x} GLOB '{_CANONICAL_GLOB[self.kind]}')"
         return [replace(check, gate=unusual) for check in super().checks_before_load(x)]
-
-
-def _json_refused(x: str, binary: int) -> str:
-    """True for JSON text Postgres' json (``binary=0``) or jsonb refuses. SQLite's own
-    ``json_valid`` (C) decides plain text; Python decides text it refuses or that holds a NUL
-    or a multi-byte character (its length in characters is not its length in bytes:
-    json_valid stops at a NUL and lets any byte be), and checks the ``\\u`` escapes of the
-    rest (``\\u0000`` and lone surrogates json_valid takes)."""
-    as_blob = text_as_blob(x)
-    return (f"CASE WHEN NOT json_valid({x}) OR length({x}) <> length(CAST({x} AS BLOB)) "
-            f"THEN NOT cutover_json_ok({as_blob}, {binary}) "
-            f"WHEN instr({x}, '\\u') > 0 THEN NOT cutover_json_escapes_ok({as_blob}, {binary}) "
-            f"ELSE 0 END")
-
-
-class JsonValue(Converter):
-    """json and jsonb: the text goes to Postgres as it is, and Postgres parses it.
-
-    jsonb stores its own form of the text (keys sorted, spacing, numbers), which SQLite cannot
-    print: its columns are ``hashed = False``, left out of the row checksums and verified
-    apart (``sqlite_to_pg.jsonb_verify``: Postgres parses the source text a second time, fed
-    as hex). ``canonical_sql`` still prints that form in Python, for the few rows the online
-    rounds compare one by one.
-    """
-
-    @property
-    def hashed(self) -> bool:
-        return self.column.type_name != "jsonb"
-
-    def copy_sql(self, x: str) -> str:
-        return escape_sqlite(self.raw_sql(x))
-
-    def raw_sql(self, x: str) -> str:
-        """The source text as sent, unescaped (numbers as their text)."""
-        return (f"CASE typeof({x}) WHEN 'text' THEN {x} WHEN 'integer' THEN CAST({x} AS TEXT) "
-                f"WHEN 'real' THEN cutover_numeric({x}) END")
-
-    def canonical_sql(self, x: str) -> str:
-        if self.column.type_name == "jsonb":
-            return escape_sqlite(f"CASE WHEN typeof({x}) IN ('text', 'integer', 'real') "
-                                 f"THEN cutover_jsonb({x}) END")
-        return self.copy_sql(x)
-
-    def checks(self, x: str) -> list[Check]:
-        """For jsonb, Postgres refuses in COPY a NUL, invalid UTF-8, invalid JSON, a lone
-        surrogate and ``\\u0000``, and the load refuses a blob (``raw_sql`` gives NULL). json
-        is stored as it is, so its text checks come first (as Postgres' json accepts
-        ``\\u0000`` and lone surrogates that jsonb refuses)."""
-        binary = int(self.column.type_name == "jsonb")
-        return [replace(check, caught_by_load=bool(binary)) for check in text_checks(x)] + [
-            Check("wrong-type", typeof_in(x, "blob"), caught_by_load=True),  # raw_sql: NULL
-            Check("invalid-json", f"typeof({x}) = 'text' AND {_json_refused(x, binary)}",
-                  caught_by_load=bool(binary)),
-        ]
 
 
 class BytesValue(Converter):
