@@ -46,7 +46,7 @@ class JsonValue(Converter):
         return self.column.type_name != "jsonb"
 
     def copy_sql(self, x: str) -> str:
-        return escape_sqlite(self.raw_sql(x))
+        return escape_sqlite(self.raw_sql(x), long_values=True)
 
     def raw_sql(self, x: str) -> str:
         """The source text as sent, unescaped (numbers as their text)."""

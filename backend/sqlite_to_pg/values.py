@@ -162,7 +162,8 @@ class TextValue(Converter):
     def copy_sql(self, x: str) -> str:
         """Text and integers, escaped; a REAL or a blob (which SQLite would turn into text on
         the way) gives NULL, which the load refuses."""
-        escaped = escape_sqlite(f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x)
+        value = f"rtrim({x}, ' ')" if self.column.type_name == "bpchar" else x
+        escaped = escape_sqlite(value, long_values=self.column.max_length is None)
         return f"CASE WHEN {typeof_in(x, 'real', 'blob')} THEN NULL ELSE {escaped} END"
 
     def checks(self, x: str) -> list[Check]:
