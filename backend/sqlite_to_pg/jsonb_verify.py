@@ -97,7 +97,6 @@ def _hash_sum(row_text: str) -> str:
     return f'count(*), coalesce(sum(hashtextextended(({row_text}) COLLATE "C", 0)), 0)'
 
 
-
 def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
              staged: sql.Identifier) -> str | None:
     """One scan per side comparing (rows, hash sum) of each row's rest + jsonb texts; only on a

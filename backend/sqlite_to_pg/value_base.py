@@ -24,7 +24,7 @@ class Check:
     coercion: str | None = None  # a named --allow-coercion that turns this into a conversion
     gate: str | None = None
     # True when the built-in loader refuses such a value by itself: its ``copy_sql`` gives
-    # NULL for it (the load then sends ``values.REFUSED_FIELD`` and stops), Postgres rejects
+    # NULL for it (the load then sends ``values.REFUSED_FIELD_SQL`` and stops), Postgres rejects
     # it in COPY (or when the keys are rebuilt), or stores it changed, which verify sees. The
     # preflight before a copy load leaves these out; a load that fails runs them all.
     caught_by_load: bool = False
