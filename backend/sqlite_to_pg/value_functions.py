@@ -19,9 +19,10 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]
 _DATE = r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
 _TIME = r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,6}))?)?"
 _OFFSET = r"(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)"
-_DATETIME_RE = re.compile(rf"{_DATE}(?:[T ]{_TIME} ?{_OFFSET}?)?")
-_DATE_RE = re.compile(_DATE)
-_TIME_RE = re.compile(_TIME)
+# ASCII digits only: Postgres reads no other (a fullwidth '２０２４' is refused by name)
+_DATETIME_RE = re.compile(rf"{_DATE}(?:[T ]{_TIME} ?{_OFFSET}?)?", re.ASCII)
+_DATE_RE = re.compile(_DATE, re.ASCII)
+_TIME_RE = re.compile(_TIME, re.ASCII)
 FLOAT_EXPONENT_LIMIT = {64: 15, 32: 6}  # Postgres prints scientific notation from 10^limit
 
 

@@ -104,6 +104,23 @@ def test_everything_arrives_exactly(source, migrate, pg_exec, sha256, tmp_path):
     assert "alembic_version" not in done.stdout
 
 
+@pytest.mark.parametrize(("text", "meant"), [
+    ("2024-01-02 03:04:05.12345Z", dt.datetime(2024, 1, 2, 3, 4, 5, 123450, tzinfo=dt.UTC)),
+    ("2024-01-02 03:04:05.123+01", dt.datetime(2024, 1, 2, 2, 4, 5, 123000, tzinfo=dt.UTC))],
+    ids=["offset-in-the-fraction's-place", "offset"])
+def test_a_datetime_the_length_of_the_canonical_text_arrives_as_it_is_meant(
+        text, meant, make_sqlite, migrate, pg_exec):
+    """Texts of the canonical shape's length that are not canonical (the copy load's quick test
+    lets the canonical ones through as they are) arrive as Python's reader reads them."""
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME);",
+                         {"t": [(1, text), (2, "2024-01-02 03:04:05.000000")]})
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, at timestamptz)")
+    done = migrate(source)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert pg_exec("SELECT at FROM t ORDER BY id") == [
+        (meant,), (dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),)]
+
+
 def test_rerun_needs_yes_and_gives_the_same_result(source, migrate, pg_exec, target_state):
     pg_exec(TARGET)
     assert migrate(source).returncode == 0

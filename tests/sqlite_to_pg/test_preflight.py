@@ -148,13 +148,17 @@ def test_an_opted_in_coercion_converts_and_is_counted(make_sqlite, migrate, pg_e
     assert json.loads(report.read_text())["preflight"]["coercions"] == {"epoch-seconds": 1}
 
 
-@pytest.mark.parametrize("bad", ["'a' || char(0) || 'b'", "'2024-01-01 24:00:00.000000'"],
-                         ids=["nul-in-text", "hour-24"])
+@pytest.mark.parametrize("bad", ["'a' || char(0) || 'b'", "'2024-01-01 24:00:00.000000'",
+                                 "'2024-01-01 1a:00:00.000000'", "'2024-01-01 10:00: 0.000000'",
+                                 "'\uff12\uff10\uff12\uff14-01-01 10:00:00.000000'"],
+                         ids=["nul-in-text", "hour-24", "letter-in-hour", "space-in-second",
+                              "fullwidth-digits"])
 def test_the_copy_engine_leaves_to_the_load_what_it_refuses_then_names_it(
         bad, make_sqlite, migrate, pg_exec, target_state):
     """The copy engine checks first only what its load cannot catch: a NUL in text (Postgres
-    refuses it in COPY) and a canonical-looking time Postgres reads as another (verify sees
-    it) are found by the load, rolled back, then named by the whole preflight."""
+    refuses it in COPY), a canonical-looking time Postgres reads as another (verify sees it)
+    and non-digits where the load's quick shape test takes any character (Postgres refuses
+    them) are found by the load, rolled back, then named by the whole preflight."""
     nul = "char" in bad
     text, moment = (bad, "'2024-01-01 10:00:00.000000'") if nul else ("'x'", bad)
     source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, w DATETIME);"
