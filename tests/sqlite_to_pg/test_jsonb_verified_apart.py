@@ -8,6 +8,7 @@ import contextlib
 import json
 
 import psycopg2
+import psycopg2.errors
 import pytest
 from pgloader_support import plan_for
 
@@ -83,3 +84,32 @@ def test_jsonb_moved_to_another_row_is_found(loaded, pg_exec, pg_url):
             "WHERE id = 6) ELSE (SELECT payload FROM event WHERE id = 1) END WHERE id IN (1, 6)")
     result = run_verify(plan, source, pg_url)
     assert not result.ok and "payload" in result.problems[0]
+
+
+def _staging_tables(pg_exec) -> int:
+    return pg_exec(r"SELECT count(*) FROM pg_class WHERE relname LIKE '\_cutover\_jsonb%'")[0][0]
+
+
+def test_verify_leaves_no_staging_table_behind(loaded, pg_exec, pg_url):
+    plan, source, _rows = loaded
+    assert run_verify(plan, source, pg_url).ok
+    assert _staging_tables(pg_exec) == 0
+
+
+def test_a_role_that_may_not_create_tables_in_the_schema_still_verifies_jsonb(
+        loaded, pg_exec, pg_url, pg_server):
+    """The staging table is unlogged in the target schema (parallel scans); where the role may
+    not create one there, it is temporary, and a changed value is still named."""
+    plan, source, _rows = loaded
+    admin_url = pg_server.url.rsplit("/", 1)[0] + "/" + pg_url.rsplit("/", 1)[1]
+    with contextlib.closing(psycopg2.connect(admin_url)) as admin, admin.cursor() as cur:
+        admin.autocommit = True
+        cur.execute("ALTER SCHEMA public OWNER TO CURRENT_USER")
+        cur.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        pg_exec("CREATE TABLE probe (id integer)")
+    assert run_verify(plan, source, pg_url).ok
+    pg_exec("UPDATE event SET payload = '[1.5, 100, 0]' WHERE id = 4")
+    result = run_verify(plan, source, pg_url)
+    assert not result.ok and result.problems[0].startswith("event: jsonb column(s) payload")
+    assert _staging_tables(pg_exec) == 0
