@@ -97,9 +97,9 @@ def _create_staging(cur, schema: str, columns: str) -> sql.Identifier:
     6.2 s for a temporary table, which no worker can read); temporary where the role may not
     create tables in that schema."""
     name = f"_cutover_jsonb_{os.getpid()}_{next(_names)}"
+    staged = sql.Identifier(schema, name)
     cur.execute("SAVEPOINT cutover_staging")
     try:
-        staged = sql.Identifier(schema, name)
         cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (" + columns + ")").format(staged))
     except psycopg2.errors.InsufficientPrivilege:
         cur.execute("ROLLBACK TO SAVEPOINT cutover_staging")

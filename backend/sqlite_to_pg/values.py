@@ -250,8 +250,9 @@ class DateTimeValue(Converter):
     def checks_before_load(self, x: str) -> list[Check]:
         """Every check is the load's (see ``copy_sql``; a NUL after a canonical value is
         refused by Postgres) but an opted-in coercion's, which preflight counts: behind a
-        cheaper gate, "not of the canonical shape", as only those go through Python."""
-        unusual = f"{x} IS NOT NULL AND NOT ({x} GLOB '{_CANONICAL_GLOB[self.kind]}')"
+        cheaper gate, "not of the shape ``copy_sql`` sends as it is", as only those go through
+        Python."""
+        unusual = f"{x} IS NOT NULL AND NOT ({x} GLOB '{_LOAD_GLOB[self.kind]}')"
         return [replace(check, gate=unusual) for check in super().checks_before_load(x)]
 
 
