@@ -26,6 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.polling import poll_until
 from sqlite_to_pg.catalog import Plan, TablePlan, quote_sqlite
 
 PREFIX = "_cutover_"
@@ -136,6 +137,31 @@ CHANGE_LOG_SQL = (f"CREATE TABLE IF NOT EXISTS {CHANGE_LOG} (seq INTEGER PRIMARY
                   "tbl TEXT NOT NULL, op TEXT NOT NULL, old_key TEXT, new_key TEXT)")
 
 
+class _Busy(sqlite3.OperationalError):
+    """The file is locked by another connection's write transaction (retried)."""
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode = WAL``, retried for as long as the busy timeout.
+
+    The switch needs the file to itself. While another connection is inside a write transaction,
+    SQLite answers "database is locked" at once instead of calling the busy handler (waiting
+    could deadlock it), so the API's next commit is waited out here.
+    """
+    def switch() -> str:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise _Busy(str(error)) from error
+
+    mode = poll_until(switch, timeout=BUSY_TIMEOUT_MS / 1000, interval=0.01, max_interval=0.2,
+                      retry_on=(_Busy,))
+    if mode.lower() != "wal":
+        raise CaptureRefused(f"SQLite kept journal_mode {mode} when asked for WAL")
+
+
 def install_capture(conn: sqlite3.Connection, tables: list[CapturedTable]) -> list[str]:
     """WAL mode, the change log and every table's triggers, in one write transaction.
 
@@ -144,7 +170,7 @@ def install_capture(conn: sqlite3.Connection, tables: list[CapturedTable]) -> li
     changed = []
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if mode.lower() != "wal":
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn)
         changed.append(f"journal_mode {mode} -> wal")
     existing = {row[0] for row in conn.execute(
         "SELECT name FROM sqlite_master WHERE name LIKE '\\_cutover\\_%' ESCAPE '\\'")}

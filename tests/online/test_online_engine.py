@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,29 @@ def _round(path: Path, pg_url: str):
 def _window(path: Path, pg_url: str):
     with online.open_session(path, pg_url) as session:
         return online.window(session, path)
+
+
+def test_capture_starts_while_the_api_is_inside_a_write_transaction(tmp_path, pg_url):
+    """SQLite refuses the switch to WAL at once, without its busy handler, while another
+    connection holds a write transaction: start waits for that commit instead of failing."""
+    path = build_sqlite(tmp_path / "live.db")
+    create_pg_schema(pg_url)
+    api = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    api.execute("BEGIN IMMEDIATE")
+    api.execute("INSERT INTO region VALUES (998, 'written while capture starts')")
+    committer = threading.Timer(0.5, api.execute, ("COMMIT",))
+    committer.start()
+    try:
+        with online.open_session(path, pg_url) as session:
+            changed = online.start_capture(session, path)
+    finally:
+        committer.join()
+        api.close()
+    assert any(line.endswith("-> wal") for line in changed)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT name FROM region WHERE id = 998").fetchone() == (
+            "written while capture starts",)
 
 
 def test_rounds_under_concurrent_writes_leave_every_row_equal(live, pg_url, tmp_path):
