@@ -41,6 +41,7 @@ from sqlite_to_pg.change_capture import (
     values_sql,
 )
 from sqlite_to_pg.online_state import OnlineState, TableSums, record_round, target_fingerprint
+from sqlite_to_pg.row_checksum import MOD, RowChecksum
 from sqlite_to_pg.values import (
     REFUSED_MARK,
     apply_session_settings,
@@ -49,7 +50,7 @@ from sqlite_to_pg.values import (
     pg_row_sql,
     refused_columns,
 )
-from sqlite_to_pg.verify import MOD, RowChecksum, pg_row_hash_sql
+from sqlite_to_pg.verify import pg_row_hash_sql
 
 KEYS_PER_QUERY = 500
 DIFFERENCES_SHOWN = 10
@@ -164,7 +165,8 @@ def refuse_unconvertible(table: CapturedTable, source: SourceRows) -> None:
     (``values.REFUSED_FIELD_SQL``: one the preflight would name), before anything is sent."""
     for key, row in source.rows.items():
         if REFUSED_MARK in row:
-            columns = ", ".join(refused_columns(row, table.plan.columns)) or "?"
+            names = [col.name for col in table.plan.columns]
+            columns = ", ".join(refused_columns(row, names)) or "?"
             raise CaptureRefused(
                 f"{table.plan.name}: a changed row ({key}) holds a value in column(s) {columns} "
                 "that cannot be loaded as it is; nothing of this round was kept. Fix the row "

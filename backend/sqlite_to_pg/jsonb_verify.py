@@ -11,7 +11,6 @@ A difference names the columns, and a few rows by their key.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from pathlib import Path
@@ -20,17 +19,16 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from sqlite_to_pg.catalog import TablePlan, TargetColumn, open_source, quote_sqlite
+from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
+from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.values import (
     converter_for,
     copy_row_sql,
     hashed_columns,
     pg_row_sql,
     quote_pg,
-    register_functions,
 )
 
-CHUNK_ROWS = 5000
 ROWS_SHOWN = 5
 _names = itertools.count()
 
@@ -38,17 +36,6 @@ _names = itertools.count()
 def apart_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
     """The columns of ``table`` that row checksums leave out."""
     return tuple(col for col in table.columns if not converter_for(col).hashed)
-
-
-class _HexRows:
-    """A file-like COPY source: (the row's anchor, each jsonb text) as bytea hex, read on."""
-
-    def __init__(self, cursor) -> None:
-        self._cursor = cursor
-
-    def read(self, size: int = -1) -> bytes:
-        rows = self._cursor.fetchmany(CHUNK_ROWS)
-        return b"".join(row for (row,) in rows)
 
 
 def anchor_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
@@ -81,11 +68,11 @@ def _differing_apart(sqlite_path: Path, cur, table: TablePlan, apart: tuple[Targ
     """A problem line when a column of ``apart`` differs between the sides, else None."""
     columns = ", ".join(["rest bytea"] + [f"v{i} bytea" for i in range(len(apart))])
     staged = _create_staging(cur, table.target.schema, columns)
-    with contextlib.closing(open_source(sqlite_path)) as src:
-        register_functions(src)
-        cursor = src.execute(_source_query(table, apart, coercions))
-        cur.copy_expert(sql.SQL("COPY {} FROM STDIN").format(staged).as_string(cur),
-                        _HexRows(cursor))
+    with ReaderProcesses(sqlite_path) as readers:
+        stream = readers.stream_query(table, _source_query(table, apart, coercions),
+                                      lambda rows: None, hashed=False)
+        cur.copy_expert(sql.SQL("COPY {} FROM STDIN").format(staged).as_string(cur), stream)
+        readers.ended(stream)
     found = _compare(cur, table, apart, staged)
     cur.execute(sql.SQL("DROP TABLE {}").format(staged))
     return found

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from psycopg2.extras import execute_values
 
 from sqlite_to_pg.catalog import Plan, read_target_tables
-from sqlite_to_pg.verify import MOD
+from sqlite_to_pg.row_checksum import MOD
 
 SCHEMA = "_cutover_online"
 PHASE_CAPTURING = "capturing"

@@ -22,6 +22,16 @@ from sqlite_to_pg.values import register_functions
 SCAN_THREADS = 2
 SPLIT_MIN_ROWIDS = 20_000  # smaller tables are read in one piece
 WHOLE_TABLE = "1"
+ROWID_NAMES = ("rowid", "_rowid_", "oid")
+
+
+def rowid_name(table: TablePlan) -> str | None:
+    """The name the table's rowid goes by: ``rowid``, else ``_rowid_`` or ``oid`` where a
+    column of the table has taken that name; None without a rowid (or all three taken)."""
+    if not table.source.has_rowid:
+        return None
+    taken = {col.name.lower() for col in table.source.columns}
+    return next((name for name in ROWID_NAMES if name not in taken), None)
 
 
 def rowid_ranges(src, table: TablePlan, parts: int = SCAN_THREADS) -> list[str]:
@@ -29,15 +39,16 @@ def rowid_ranges(src, table: TablePlan, parts: int = SCAN_THREADS) -> list[str]:
 
     One condition (``"1"``) when the table is small or has no rowid (``WITHOUT ROWID``).
     """
-    if not table.source.has_rowid or parts < 2:
+    rowid = rowid_name(table)
+    if rowid is None or parts < 2:
         return [WHOLE_TABLE]
-    low, high = src.execute(f"SELECT min(rowid), max(rowid) "
+    low, high = src.execute(f"SELECT min({rowid}), max({rowid}) "
                             f"FROM {quote_sqlite(table.source.name)}").fetchone()
     if low is None or high - low < SPLIT_MIN_ROWIDS:
         return [WHOLE_TABLE]
     step = (high - low) // parts + 1
     bounds = [low + step * part for part in range(parts)] + [high + 1]
-    return [f"rowid >= {start} AND rowid < {end}" for start, end in pairwise(bounds)]
+    return [f"{rowid} >= {start} AND {rowid} < {end}" for start, end in pairwise(bounds)]
 
 
 class SourcePool:

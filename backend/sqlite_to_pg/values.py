@@ -24,6 +24,7 @@ as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 
 from sqlite_to_pg import type_functions, type_table, value_functions
@@ -335,12 +336,11 @@ def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = 
     return " || '\t' || ".join(fields or ["''"]) + (" || '\n'" if newline else "")
 
 
-def refused_columns(line: bytes, columns: tuple[TargetColumn, ...]) -> list[str]:
-    """The columns of a COPY row (from ``copy_row_sql``) whose field is ``REFUSED_FIELD_SQL``
-    (or holds its byte: text that is not UTF-8)."""
+def refused_columns(line: bytes, names: Sequence[str]) -> list[str]:
+    """The columns (``names``, in the row's order) of a COPY row from ``copy_row_sql`` whose
+    field is ``REFUSED_FIELD_SQL`` (or holds its byte: text that is not UTF-8)."""
     fields = line.rstrip(b"\n").split(b"\t")  # a tab inside a value is escaped as \t
-    return [col.name for col, field in zip(columns, fields, strict=False)
-            if REFUSED_MARK in field]
+    return [name for name, field in zip(names, fields, strict=False) if REFUSED_MARK in field]
 
 
 def hashed_columns(columns: tuple[TargetColumn, ...]) -> tuple[TargetColumn, ...]:
@@ -357,7 +357,7 @@ def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
 
 def pg_text_hash_sql(text: str) -> str:
     """A Postgres expression hashing the text ``text`` gives to a signed bigint: the first 64
-    bits of its md5, the number ``verify.RowChecksum`` adds for the same text."""
+    bits of its md5, the number ``row_checksum.RowChecksum`` adds for the same text."""
     return f"('x' || substr(md5({text}), 1, 16))::bit(64)::bigint"
 
 

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from hashlib import md5
 from pathlib import Path
 
 import psycopg2
@@ -35,6 +33,7 @@ from psycopg2 import sql
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from sqlite_to_pg.jsonb_verify import compare_apart
+from sqlite_to_pg.row_checksum import MOD, RowChecksum
 from sqlite_to_pg.sequences import sequence_states
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
 from sqlite_to_pg.values import (
@@ -47,7 +46,6 @@ from sqlite_to_pg.values import (
     register_functions,
 )
 
-MOD = 2**64
 SOURCE_THREADS = 1
 CHUNK_ROWS = 5000
 KEY_DIFF_MAX_ROWS = 200_000   # name differing keys only for tables this small
@@ -93,25 +91,6 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.problems and all(check.ok for check in self.tables)
-
-
-class RowChecksum:
-    """A table's running row count and checksum (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self._total = 0
-
-    def add(self, lines: Sequence[bytes]) -> None:
-        """Count and hash these rows (each one row's canonical text)."""
-        digests = b"".join([md5(line).digest()[:8] for line in lines])
-        self._total += sum(struct.unpack(f">{len(lines)}q", digests))
-        self.rows += len(lines)
-
-    @property
-    def result(self) -> tuple[int, int]:
-        """(rows, checksum)."""
-        return self.rows, self._total % MOD
 
 
 def source_signature(sqlite_path: Path) -> tuple:

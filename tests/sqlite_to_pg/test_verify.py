@@ -100,3 +100,4 @@ def test_only_a_real_rowid_alias_skips_the_duplicate_check(ddl, alias, make_sqli
             contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
         plan = read_plan(src, cur)
         assert is_rowid_alias(src, plan.table("t"), "id") is alias
+

@@ -1,0 +1,194 @@
+"""The built-in loader's readers: SQLite builds a table's COPY rows on two cores at once.
+
+Building each row's COPY text in SQLite is the load's largest cost, more than Postgres parsing
+it. Two threads of one process cannot share that work: they took more CPU together than one
+thread alone for the same rows (docs/benchmarks.md). So the rows are read by worker processes
+(``sqlite_to_pg.reader_worker``), started once for a load: ``stream`` splits a table into rowid
+ranges, one per worker (a small table, or one without a rowid, is one range), and each worker
+streams its range through a pipe as chunks of whole rows, hashing the rows it sends.
+
+The ``TableStream`` that ``stream`` returns is the file-like object ``copy_expert`` reads: each
+``read`` is the next chunk of whichever worker has one (row order does not matter to COPY or to
+the checksum, a sum). When every worker has ended its range, ``checksum`` holds the table's
+(rows, checksum), the sum of the workers' parts. A refused value, a worker's error or a worker
+that dies raises ``LoadFailed`` naming the table; ``close`` then stops every worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlite_to_pg.catalog import TablePlan, open_source
+from sqlite_to_pg.engines import LoadFailed
+from sqlite_to_pg.reader_worker import (
+    CHECKSUM,
+    CHUNK,
+    END,
+    FAILED,
+    FRAME_HEADER,
+    REFUSED,
+    Task,
+)
+from sqlite_to_pg.row_checksum import RowChecksum
+from sqlite_to_pg.source_scan import rowid_ranges
+from sqlite_to_pg.values import copy_rows_query, hashed_columns, load_columns
+
+READER_PROCESSES = 2
+STOP_SECONDS = 5
+
+
+class _Worker:
+    """One reader process and its pipes."""
+
+    def __init__(self, sqlite_path: Path) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sqlite_to_pg.reader_worker", str(sqlite_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
+            env=env)
+
+    def fileno(self) -> int:
+        return self.process.stdout.fileno()
+
+    def send(self, task: Task) -> None:
+        line = memoryview(task.to_line())
+        while line:
+            line = line[self.process.stdin.write(line):]
+
+    def _read_exact(self, size: int, table: str) -> bytes:
+        parts, missing = [], size
+        while missing:
+            part = self.process.stdout.read(missing)
+            if not part:
+                raise LoadFailed(f"reading {table} from SQLite failed: {self._death()}")
+            parts.append(part)
+            missing -= len(part)
+        return b"".join(parts)
+
+    def read_frame(self, table: str) -> tuple[bytes, int, bytes]:
+        """(kind, rows, payload) of the next frame (see ``reader_worker``)."""
+        kind, rows, size = FRAME_HEADER.unpack(self._read_exact(FRAME_HEADER.size, table))
+        return kind, rows, self._read_exact(size, table) if size else b""
+
+    def _death(self) -> str:
+        code = self.process.wait(timeout=STOP_SECONDS)
+        self._stderr.seek(0)
+        last = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+        return f"a reader process ended with exit code {code}" + (f": {last[0]}" if last else "")
+
+    def stop(self) -> None:
+        """End the process: at once if it is busy, else by closing its input."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+        self._stderr.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.stop()
+
+
+class TableStream:
+    """One table's rows from the workers reading it (see the module docstring)."""
+
+    def __init__(self, table: str, workers: list[_Worker], on_rows: Callable[[int], None]):
+        self._table = table
+        self._active = list(workers)
+        self._on_rows = on_rows
+        self._checksum = RowChecksum()
+
+    def read(self, size: int = -1) -> bytes:
+        while self._active:
+            ready, _, _ = select.select(self._active, [], [])
+            for worker in ready:
+                kind, rows, payload = worker.read_frame(self._table)
+                if kind == CHUNK:
+                    self._on_rows(rows)
+                    return payload
+                if kind == END:
+                    self._checksum.absorb(rows, CHECKSUM.unpack(payload)[0])
+                    self._active.remove(worker)
+                elif kind == REFUSED:
+                    raise LoadFailed(payload.decode("utf-8", "replace"))
+                else:
+                    reason = payload.decode("utf-8", "replace") if kind == FAILED else kind
+                    raise LoadFailed(f"reading {self._table} from SQLite failed: {reason}")
+        return b""
+
+    @property
+    def checksum(self) -> tuple[int, int]:
+        """(rows, checksum) of every row sent; complete once ``read`` has returned b""."""
+        if self._active:
+            raise RuntimeError(f"{self._table}: the stream has not ended")
+        return self._checksum.result
+
+
+class ReaderProcesses:
+    """The reader processes of one load (a context manager: leaving it stops them)."""
+
+    def __init__(self, sqlite_path: Path, processes: int = READER_PROCESSES) -> None:
+        self._path = Path(sqlite_path)
+        self._workers: list[_Worker] = []
+        self._broken = False
+        try:
+            self._workers = [_Worker(self._path) for _ in range(processes)]
+        except BaseException:
+            self.close()
+            raise
+
+    def stream(self, table: TablePlan, coercions: frozenset[str],
+               on_rows: Callable[[int], None]) -> TableStream:
+        """Start reading ``table``'s COPY rows (``values.copy_rows_query``) on the workers."""
+        names = tuple(col.name for col in load_columns(table))
+        apart = len(table.columns) - len(hashed_columns(table.columns))
+        return self.stream_query(table, copy_rows_query(table, coercions), on_rows,
+                                 names=names, apart=apart)
+
+    def stream_query(self, table: TablePlan, query: str, on_rows: Callable[[int], None], *,
+                     names: tuple[str, ...] = ("?",), apart: int = 0,
+                     hashed: bool = True) -> TableStream:
+        """Start reading the rows of ``query`` (one row's text each, newline included, from
+        ``table``; a WHERE is appended) on the workers, one rowid range each."""
+        if self._broken:
+            raise RuntimeError("the reader processes were stopped by an earlier error")
+        self._broken = True  # until the stream is seen to end
+        with contextlib.closing(open_source(self._path)) as src:
+            conditions = rowid_ranges(src, table, parts=len(self._workers))
+        workers = self._workers[:len(conditions)]
+        for worker, condition in zip(workers, conditions, strict=True):
+            worker.send(Task(table.name, f"{query} WHERE {condition}", names, apart, hashed))
+        return TableStream(table.name, workers, on_rows)
+
+    def ended(self, stream: TableStream) -> tuple[int, int]:
+        """The table's (rows, checksum) once its stream has ended; the workers are free."""
+        result = stream.checksum
+        self._broken = False
+        return result
+
+    def close(self) -> None:
+        """Stop every worker; one still streaming (after an error) is killed."""
+        for worker in self._workers:
+            if self._broken:
+                worker.kill()
+            else:
+                worker.stop()
+        self._workers = []
+
+    def __enter__(self) -> ReaderProcesses:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,110 @@
+"""The copy engine's reader processes: a table split over the workers arrives whole, once, with
+the checksum one reader computes; a refused value in any range, a worker that dies and a column
+that took the name ``rowid`` are each handled by name, never by a wrong or missing row."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+import psycopg2
+import pytest
+
+from sqlite_to_pg.catalog import open_source, read_plan
+from sqlite_to_pg.copy_engine import iter_copy_rows
+from sqlite_to_pg.engines import LoadFailed
+from sqlite_to_pg.reader_processes import ReaderProcesses
+from sqlite_to_pg.source_scan import rowid_ranges
+from sqlite_to_pg.verify import sqlite_checksum
+
+pytestmark = pytest.mark.requires_pg
+
+ROWIDS = [-7, 0, 1, 2, *range(10, 60_000, 3), 90_001, 2**40]  # gaps, negatives, an outlier
+
+
+def _plan(make_sqlite, pg_exec, pg_url, sqlite_script: str, pg_script: str, rows):
+    pg_exec(pg_script)
+    path = make_sqlite(sqlite_script, rows)
+    with contextlib.closing(open_source(path)) as src, \
+            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        return read_plan(src, cur), path
+
+
+@pytest.fixture
+def split(make_sqlite, pg_exec, pg_url):
+    """(plan, path) of a table big enough to be read by both workers."""
+    rows = [(rowid, f"line {rowid}\twith a tab", "2024-05-06 07:08:09.000010")
+            for rowid in ROWIDS]
+    return _plan(make_sqlite, pg_exec, pg_url,
+                 "CREATE TABLE big (id INTEGER PRIMARY KEY, body TEXT, at DATETIME)",
+                 "CREATE TABLE big (id bigint PRIMARY KEY, body text, at timestamptz)",
+                 {"big": rows})
+
+
+def _drain(stream) -> list[bytes]:
+    chunks = []
+    while chunk := stream.read():
+        chunks.append(chunk)
+    return b"".join(chunks).splitlines(keepends=True)
+
+
+def test_a_split_table_arrives_whole_and_once_with_one_readers_checksum(split):
+    plan, path = split
+    table = plan.table("big")
+    with contextlib.closing(open_source(path)) as src:
+        assert len(rowid_ranges(src, table, parts=2)) == 2
+    counted = []
+    with ReaderProcesses(path) as readers:
+        stream = readers.stream(table, frozenset(), counted.append)
+        lines = _drain(stream)
+        assert readers.ended(stream) == sqlite_checksum(path, table)
+    assert sorted(lines) == sorted(iter_copy_rows(path, table))
+    assert len(lines) == sum(counted) == len(ROWIDS)
+
+
+def test_the_workers_serve_one_table_after_another(split):
+    plan, path = split
+    table = plan.table("big")
+    with ReaderProcesses(path) as readers:
+        for _ in range(3):
+            stream = readers.stream(table, frozenset(), lambda rows: None)
+            assert len(_drain(stream)) == len(ROWIDS)
+            assert readers.ended(stream)[0] == len(ROWIDS)
+
+
+def test_a_refused_value_in_the_second_range_is_named(make_sqlite, pg_exec, pg_url):
+    rows = [(rowid, 1.5 if rowid == 50_005 else rowid) for rowid in range(1, 60_000)]
+    plan, path = _plan(make_sqlite, pg_exec, pg_url,
+                       "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)",
+                       "CREATE TABLE t (id bigint PRIMARY KEY, n integer)", {"t": rows})
+    with ReaderProcesses(path) as readers:
+        stream = readers.stream(plan.table("t"), frozenset(), lambda rows: None)
+        with pytest.raises(LoadFailed, match=r"^t: a value in column\(s\) n .*id = 50005\)"):
+            _drain(stream)
+
+
+def test_a_worker_that_dies_fails_the_read_by_name(split):
+    plan, path = split
+    with ReaderProcesses(path) as readers:
+        stream = readers.stream(plan.table("big"), frozenset(), lambda rows: None)
+        assert stream.read()
+        os.kill(readers._workers[1].process.pid, signal.SIGKILL)
+        with pytest.raises(LoadFailed, match=r"reading big from SQLite failed: .*exit code -9"):
+            _drain(stream)
+
+
+def test_a_column_named_rowid_does_not_split_the_table_by_its_values(make_sqlite, pg_exec,
+                                                                      pg_url):
+    rows = [(i, None if i % 7 == 0 else f"r{i}") for i in range(1, 50_000)]
+    plan, path = _plan(make_sqlite, pg_exec, pg_url,
+                       "CREATE TABLE t (id INTEGER NOT NULL, rowid TEXT)",
+                       "CREATE TABLE t (id bigint NOT NULL, rowid text)", {"t": rows})
+    table = plan.table("t")
+    with contextlib.closing(open_source(path)) as src:
+        ranges = rowid_ranges(src, table, parts=2)
+    assert len(ranges) == 2 and all(where.startswith("_rowid_ ") for where in ranges)
+    with ReaderProcesses(path) as readers:
+        stream = readers.stream(table, frozenset(), lambda rows: None)
+        assert sorted(_drain(stream)) == sorted(iter_copy_rows(path, table))
+        assert readers.ended(stream) == sqlite_checksum(path, table)
