@@ -348,11 +348,26 @@ def hashed_columns(columns: tuple[TargetColumn, ...]) -> tuple[TargetColumn, ...
     return tuple(col for col in columns if converter_for(col).hashed)
 
 
+PG_MAX_ARGUMENTS = 100  # a Postgres function takes at most this many
+
+
+def pg_tab_joined(fields: Sequence[str]) -> str:
+    """A Postgres expression joining the (never NULL) ``fields`` with tabs: one ``concat_ws``
+    (a chain of ``||`` costs Postgres more per row), nested past the argument limit."""
+    if len(fields) <= 1:
+        return fields[0] if fields else "''"
+    most = PG_MAX_ARGUMENTS - 1
+    if len(fields) > most:
+        return pg_tab_joined([pg_tab_joined(fields[start:start + most])
+                              for start in range(0, len(fields), most)])
+    return f"concat_ws(chr(9), {', '.join(fields)})"
+
+
 def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
     """A Postgres expression giving the same row text for a stored row."""
     fields = [f"coalesce({converter_for(col).pg_sql(quote_pg(col.name))}, '{NULL_FIELD}')"
               for col in columns]
-    return " || chr(9) || ".join(fields or ["''"]) + (" || chr(10)" if newline else "")
+    return pg_tab_joined(fields) + (" || chr(10)" if newline else "")
 
 
 def pg_text_hash_sql(text: str) -> str:

@@ -101,3 +101,23 @@ def test_only_a_real_rowid_alias_skips_the_duplicate_check(ddl, alias, make_sqli
         plan = read_plan(src, cur)
         assert is_rowid_alias(src, plan.table("t"), "id") is alias
 
+
+def test_a_table_wider_than_a_postgres_call_verifies_and_names_its_last_column(
+        make_sqlite, pg_exec, pg_url):
+    """Postgres joins a row's fields in one call of at most 100 arguments: 250 columns nest."""
+    names = [f"c{i}" for i in range(250)]
+    pg_exec(f"CREATE TABLE wide (id integer PRIMARY KEY, {', '.join(f'{n} text' for n in names)})")
+    source = make_sqlite(
+        f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(f'{n} TEXT' for n in names)})",
+        {"wide": [(row, *(f"r{row} {n}" for n in names)) for row in range(1, 6)]})
+    with contextlib.closing(open_source(source)) as src, \
+            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        plan = read_plan(src, cur)
+    result = CopyEngine().load(plan, sqlite_path=source, pg_url=pg_url,
+                               progress=Progress(quiet=True),
+                               finish=lambda conn: verify(plan, source, conn))
+    assert result.committed and result.verification.ok, result.verification
+    pg_exec("UPDATE wide SET c249 = 'changed' WHERE id = 4")
+    assert run_verify(plan, source, pg_url).problems == [
+        "wide: checksum; differing column(s): c249; "
+        "rows differ for primary key(s) 4 (column(s) c249)"]
