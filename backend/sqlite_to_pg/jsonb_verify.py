@@ -47,16 +47,17 @@ def anchor_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
     return keys if primary and len(keys) == len(primary.columns) else hashed
 
 
-def _source_query(table: TablePlan, apart: tuple[TargetColumn, ...],
-                  coercions: frozenset[str]) -> str:
+def _source_row_sql(table: TablePlan, apart: tuple[TargetColumn, ...],
+                    coercions: frozenset[str]) -> str:
+    """A source row for the staging table: the anchor's COPY text and each jsonb text, as
+    bytea hex (a BLOB, newline included)."""
     rest = copy_row_sql(anchor_columns(table), coercions, newline=False)
     fields = [f"'\\\\x' || hex(CAST({rest} AS BLOB))"]
     for col in apart:
         raw = converter_for(col, coercions).raw_sql(quote_sqlite(col.name))
         fields.append(f"CASE WHEN ({raw}) IS NULL THEN '\\N' "  # hex(NULL) is ''
                       f"ELSE '\\\\x' || hex(CAST({raw} AS BLOB)) END")
-    row = " || '\t' || ".join(fields) + " || '\n'"
-    return f"SELECT CAST({row} AS BLOB) FROM {quote_sqlite(table.source.name)}"
+    return "CAST(" + " || '\t' || ".join(fields) + " || '\n' AS BLOB)"
 
 
 def _parsed(apart: tuple[TargetColumn, ...]) -> list[str]:
@@ -69,8 +70,8 @@ def _differing_apart(sqlite_path: Path, cur, table: TablePlan, apart: tuple[Targ
     columns = ", ".join(["rest bytea"] + [f"v{i} bytea" for i in range(len(apart))])
     staged = _create_staging(cur, table.target.schema, columns)
     with ReaderProcesses(sqlite_path) as readers:
-        stream = readers.stream_query(table, _source_query(table, apart, coercions),
-                                      lambda rows: None, hashed=False)
+        stream = readers.stream_rows(table, _source_row_sql(table, apart, coercions),
+                                     lambda rows: None, hashed=False)
         cur.copy_expert(sql.SQL("COPY {} FROM STDIN").format(staged).as_string(cur), stream)
         readers.ended(stream)
     found = _compare(cur, table, apart, staged)

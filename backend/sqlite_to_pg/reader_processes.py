@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlite_to_pg.catalog import TablePlan, open_source
+from sqlite_to_pg.catalog import TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.engines import LoadFailed
 from sqlite_to_pg.reader_worker import (
     CHECKSUM,
@@ -37,8 +37,8 @@ from sqlite_to_pg.reader_worker import (
     Task,
 )
 from sqlite_to_pg.row_checksum import RowChecksum
-from sqlite_to_pg.source_scan import rowid_ranges
-from sqlite_to_pg.values import copy_rows_query, hashed_columns, load_columns
+from sqlite_to_pg.source_scan import rowid_bounds, rowid_name
+from sqlite_to_pg.values import copy_row_sql, hashed_columns, load_columns
 
 READER_PROCESSES = 2
 STOP_SECONDS = 5
@@ -154,22 +154,23 @@ class ReaderProcesses:
         """Start reading ``table``'s COPY rows (``values.copy_rows_query``) on the workers."""
         names = tuple(col.name for col in load_columns(table))
         apart = len(table.columns) - len(hashed_columns(table.columns))
-        return self.stream_query(table, copy_rows_query(table, coercions), on_rows,
-                                 names=names, apart=apart)
+        row_sql = f"CAST({copy_row_sql(load_columns(table), coercions)} AS BLOB)"
+        return self.stream_rows(table, row_sql, on_rows, names=names, apart=apart)
 
-    def stream_query(self, table: TablePlan, query: str, on_rows: Callable[[int], None], *,
-                     names: tuple[str, ...] = ("?",), apart: int = 0,
-                     hashed: bool = True) -> TableStream:
-        """Start reading the rows of ``query`` (one row's text each, newline included, from
-        ``table``; a WHERE is appended) on the workers, one rowid range each."""
+    def stream_rows(self, table: TablePlan, row_sql: str, on_rows: Callable[[int], None], *,
+                    names: tuple[str, ...] = ("?",), apart: int = 0,
+                    hashed: bool = True) -> TableStream:
+        """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
+        of ``table`` on the workers, one rowid range each."""
         if self._broken:
             raise RuntimeError("the reader processes were stopped by an earlier error")
         self._broken = True  # until the stream is seen to end
         with contextlib.closing(open_source(self._path)) as src:
-            conditions = rowid_ranges(src, table, parts=len(self._workers))
-        workers = self._workers[:len(conditions)]
-        for worker, condition in zip(workers, conditions, strict=True):
-            worker.send(Task(table.name, f"{query} WHERE {condition}", names, apart, hashed))
+            bounds = rowid_bounds(src, table, parts=len(self._workers)) or [(None, None)]
+        workers = self._workers[:len(bounds)]
+        for worker, (first, last) in zip(workers, bounds, strict=True):
+            worker.send(Task(table.name, quote_sqlite(table.source.name), row_sql,
+                             rowid_name(table), first, last, names, apart, hashed))
         return TableStream(table.name, workers, on_rows)
 
     def ended(self, stream: TableStream) -> tuple[int, int]:

@@ -34,21 +34,27 @@ def rowid_name(table: TablePlan) -> str | None:
     return next((name for name in ROWID_NAMES if name not in taken), None)
 
 
-def rowid_ranges(src, table: TablePlan, parts: int = SCAN_THREADS) -> list[str]:
-    """SQLite conditions that split ``table`` into ``parts`` rowid ranges covering every row.
-
-    One condition (``"1"``) when the table is small or has no rowid (``WITHOUT ROWID``).
-    """
+def rowid_bounds(src, table: TablePlan, parts: int = SCAN_THREADS) -> list[tuple[int, int]]:
+    """Inclusive (first, last) rowid bounds that split ``table`` into ``parts`` ranges covering
+    every row; none when the table is small or has no rowid to split by (``WITHOUT ROWID``)."""
     rowid = rowid_name(table)
     if rowid is None or parts < 2:
-        return [WHOLE_TABLE]
+        return []
     low, high = src.execute(f"SELECT min({rowid}), max({rowid}) "
                             f"FROM {quote_sqlite(table.source.name)}").fetchone()
     if low is None or high - low < SPLIT_MIN_ROWIDS:
-        return [WHOLE_TABLE]
+        return []
     step = (high - low) // parts + 1
-    bounds = [low + step * part for part in range(parts)] + [high + 1]
-    return [f"{rowid} >= {start} AND {rowid} < {end}" for start, end in pairwise(bounds)]
+    starts = [low + step * part for part in range(parts)]
+    return [(start, end - 1) for start, end in pairwise(starts)] + [(starts[-1], high)]
+
+
+def rowid_ranges(src, table: TablePlan, parts: int = SCAN_THREADS) -> list[str]:
+    """SQLite conditions that split ``table`` into ``parts`` rowid ranges covering every row
+    (``rowid_bounds``); one condition (``"1"``) when the table is read whole."""
+    rowid = rowid_name(table)
+    return [f"{rowid} >= {first} AND {rowid} <= {last}"
+            for first, last in rowid_bounds(src, table, parts)] or [WHOLE_TABLE]
 
 
 class SourcePool:

@@ -20,7 +20,8 @@ from sqlite_to_pg.verify import sqlite_checksum
 
 pytestmark = pytest.mark.requires_pg
 
-ROWIDS = [-7, 0, 1, 2, *range(10, 60_000, 3), 90_001, 2**40]  # gaps, negatives, an outlier
+# gaps, negatives, an outlier, SQLite's smallest and largest rowid
+ROWIDS = [-2**63, -7, 0, 1, 2, *range(10, 60_000, 3), 90_001, 2**40, 2**63 - 1]
 
 
 def _plan(make_sqlite, pg_exec, pg_url, sqlite_script: str, pg_script: str, rows):
@@ -89,7 +90,9 @@ def test_a_worker_that_dies_fails_the_read_by_name(split):
     with ReaderProcesses(path) as readers:
         stream = readers.stream(plan.table("big"), frozenset(), lambda rows: None)
         assert stream.read()
-        os.kill(readers._workers[1].process.pid, signal.SIGKILL)
+        # one range holds nearly every row, more than a pipe holds: its worker is still writing
+        for worker in readers._workers:
+            os.kill(worker.process.pid, signal.SIGKILL)
         with pytest.raises(LoadFailed, match=r"reading big from SQLite failed: .*exit code -9"):
             _drain(stream)
 
@@ -108,3 +111,16 @@ def test_a_column_named_rowid_does_not_split_the_table_by_its_values(make_sqlite
         stream = readers.stream(table, frozenset(), lambda rows: None)
         assert sorted(_drain(stream)) == sorted(iter_copy_rows(path, table))
         assert readers.ended(stream) == sqlite_checksum(path, table)
+
+
+def test_a_row_text_holding_a_raw_newline_fails_the_read_instead_of_splitting_the_row(split):
+    """Chunks are joined by SQLite and split at newlines: a row whose text held one would
+    arrive as two rows; the count SQLite gives alongside catches it."""
+    plan, path = split
+    with ReaderProcesses(path) as readers:
+        stream = readers.stream_rows(plan.table("big"),
+                                     "CAST(id || char(10) || 'x' || char(10) AS BLOB)",
+                                     lambda rows: None)
+        with pytest.raises(LoadFailed, match=r"reading big from SQLite failed: ValueError: "
+                                             r"\d+ rows gave \d+ lines of COPY text"):
+            _drain(stream)
