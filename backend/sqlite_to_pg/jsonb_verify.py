@@ -26,6 +26,7 @@ from sqlite_to_pg.values import (
     copy_row_sql,
     hashed_columns,
     pg_row_sql,
+    pg_tab_joined,
     quote_pg,
 )
 
@@ -114,10 +115,10 @@ def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
         f"coalesce(({parsed})::text, {null})" for parsed in _parsed(apart)]
     target_parts = [pg_row_sql(anchor_columns(table))] + [
         f"coalesce({quote_pg(col.name)}::text, {null})" for col in apart]
-    cur.execute(sql.SQL(f"SELECT {_hash_sum(' || chr(9) || '.join(source_parts))} FROM {{}}")
-                .format(staged))
+    source_row, target_row = pg_tab_joined(source_parts), pg_tab_joined(target_parts)
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(source_row)} FROM {{}}").format(staged))
     source = cur.fetchone()
-    cur.execute(sql.SQL(f"SELECT {_hash_sum(' || chr(9) || '.join(target_parts))} FROM {{}}")
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(target_row)} FROM {{}}")
                 .format(table.target.identifier))
     if cur.fetchone() == source:
         return None
@@ -125,8 +126,8 @@ def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
                  if _multiset_differs(cur, table, staged, source_parts[0], target_parts[0],
                                       source_parts[i + 1], target_parts[i + 1])]
     cur.execute(sql.SQL(
-        f"SELECT r FROM (SELECT {' || chr(9) || '.join(source_parts)} AS r FROM {{}} EXCEPT ALL "
-        f"SELECT {' || chr(9) || '.join(target_parts)} FROM {{}}) d LIMIT %s").format(
+        f"SELECT r FROM (SELECT {source_row} AS r FROM {{}} EXCEPT ALL "
+        f"SELECT {target_row} FROM {{}}) d LIMIT %s").format(
         staged, table.target.identifier), (ROWS_SHOWN,))
     shown = "; ".join(row[0].split("\t", 1)[0] for row in cur.fetchall())
     return (f"{table.name}: jsonb column(s) {', '.join(differing) or '?'} differ from "
@@ -136,8 +137,8 @@ def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
 
 def _multiset_differs(cur, table: TablePlan, staged: sql.Identifier, source_rest: str,
                       target_rest: str, source_value: str, target_value: str) -> bool:
-    source = f"SELECT {source_rest} || chr(9) || {source_value} FROM {{0}}"
-    target = f"SELECT {target_rest} || chr(9) || {target_value} FROM {{1}}"
+    source = f"SELECT {pg_tab_joined([source_rest, source_value])} FROM {{0}}"
+    target = f"SELECT {pg_tab_joined([target_rest, target_value])} FROM {{1}}"
     cur.execute(sql.SQL(f"SELECT EXISTS (({source} EXCEPT ALL {target}) UNION ALL "
                         f"({target} EXCEPT ALL {source}))").format(
         staged, table.target.identifier))

@@ -38,7 +38,7 @@ from sqlite_to_pg.reader_worker import (
 )
 from sqlite_to_pg.row_checksum import RowChecksum
 from sqlite_to_pg.source_scan import rowid_bounds, rowid_name
-from sqlite_to_pg.values import copy_row_sql, hashed_columns, load_columns
+from sqlite_to_pg.values import copy_row_blob_sql, hashed_columns, load_columns
 
 READER_PROCESSES = 2
 STOP_SECONDS = 5
@@ -142,7 +142,7 @@ class ReaderProcesses:
     def __init__(self, sqlite_path: Path, processes: int = READER_PROCESSES) -> None:
         self._path = Path(sqlite_path)
         self._workers: list[_Worker] = []
-        self._broken = False
+        self._streaming = False  # a stream started and not seen to end
         try:
             self._workers = [_Worker(self._path) for _ in range(processes)]
         except BaseException:
@@ -151,20 +151,20 @@ class ReaderProcesses:
 
     def stream(self, table: TablePlan, coercions: frozenset[str],
                on_rows: Callable[[int], None]) -> TableStream:
-        """Start reading ``table``'s COPY rows (``values.copy_rows_query``) on the workers."""
+        """Start reading ``table``'s COPY rows (``values.copy_row_blob_sql``) on the workers."""
         names = tuple(col.name for col in load_columns(table))
         apart = len(table.columns) - len(hashed_columns(table.columns))
-        row_sql = f"CAST({copy_row_sql(load_columns(table), coercions)} AS BLOB)"
-        return self.stream_rows(table, row_sql, on_rows, names=names, apart=apart)
+        return self.stream_rows(table, copy_row_blob_sql(table, coercions), on_rows,
+                                names=names, apart=apart)
 
     def stream_rows(self, table: TablePlan, row_sql: str, on_rows: Callable[[int], None], *,
                     names: tuple[str, ...] = ("?",), apart: int = 0,
                     hashed: bool = True) -> TableStream:
         """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
         of ``table`` on the workers, one rowid range each."""
-        if self._broken:
-            raise RuntimeError("the reader processes were stopped by an earlier error")
-        self._broken = True  # until the stream is seen to end
+        if self._streaming:
+            raise RuntimeError("the reader processes are still streaming another table")
+        self._streaming = True
         with contextlib.closing(open_source(self._path)) as src:
             bounds = rowid_bounds(src, table, parts=len(self._workers)) or [(None, None)]
         workers = self._workers[:len(bounds)]
@@ -176,13 +176,13 @@ class ReaderProcesses:
     def ended(self, stream: TableStream) -> tuple[int, int]:
         """The table's (rows, checksum) once its stream has ended; the workers are free."""
         result = stream.checksum
-        self._broken = False
+        self._streaming = False
         return result
 
     def close(self) -> None:
         """Stop every worker; one still streaming (after an error) is killed."""
         for worker in self._workers:
-            if self._broken:
+            if self._streaming:
                 worker.kill()
             else:
                 worker.stop()

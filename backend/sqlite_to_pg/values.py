@@ -376,11 +376,15 @@ def pg_text_hash_sql(text: str) -> str:
     return f"('x' || substr(md5({text}), 1, 16))::bit(64)::bigint"
 
 
+def copy_row_blob_sql(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
+    """A SQLite expression giving one of ``table``'s COPY rows as UTF-8 bytes, newline
+    included, its columns in ``load_columns`` order: a row the built-in loader sends."""
+    return f"CAST({copy_row_sql(load_columns(table), coercions)} AS BLOB)"
+
+
 def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
-    """The SQLite query giving ``table``'s COPY rows as UTF-8 bytes, newline included, its
-    columns in ``load_columns`` order: the rows the built-in loader sends."""
-    return (f"SELECT CAST({copy_row_sql(load_columns(table), coercions)} AS BLOB) "
-            f"FROM {quote_sqlite(table.source.name)}")
+    """The SQLite query giving every row ``copy_row_blob_sql`` gives."""
+    return f"SELECT {copy_row_blob_sql(table, coercions)} FROM {quote_sqlite(table.source.name)}"
 
 
 def hash_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
