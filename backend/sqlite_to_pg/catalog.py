@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from psycopg2 import sql
 
@@ -46,9 +47,10 @@ class SourceTable:
         return next((col for col in self.columns if col.name == name), None)
 
 
-def open_source(path: str | Path) -> sqlite3.Connection:
-    """Open the source file read-only (``foundation.sqlite_files``), usable from any thread."""
-    return open_read_only(path, check_same_thread=False)
+def open_source(path: str | Path, library: ModuleType = sqlite3) -> sqlite3.Connection:
+    """Open the source file read-only (``foundation.sqlite_files``; with the DB-API module
+    ``library``), usable from any thread."""
+    return open_read_only(path, check_same_thread=False, library=library)
 
 
 def quote_sqlite(name: str) -> str:

@@ -21,12 +21,12 @@ from psycopg2 import sql
 
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
 from sqlite_to_pg.reader_processes import ReaderProcesses
+from sqlite_to_pg.tab_joined import pg_tab_joined
 from sqlite_to_pg.values import (
     converter_for,
     copy_row_sql,
     hashed_columns,
     pg_row_sql,
-    pg_tab_joined,
     quote_pg,
 )
 

@@ -1,4 +1,6 @@
-"""One reader process of the built-in loader: ``python -m sqlite_to_pg.reader_worker SQLITE_PATH``.
+"""One reader process of the built-in loader:
+``python -m sqlite_to_pg.reader_worker SQLITE_PATH [LIBRARY]`` (LIBRARY: the DB-API module that
+opens the file, by default ``foundation.sqlite_files.BULK_SQLITE``).
 
 It reads tasks from stdin, one JSON object a line (``Task``), and for each streams the rows of
 its query to stdout as frames (``write_frame``): chunks of whole COPY rows, then the end of the
@@ -13,6 +15,7 @@ Each task is read inside one read transaction, so it sees one state of the file.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import struct
 import sys
@@ -20,11 +23,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
+from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import open_source
 from sqlite_to_pg.row_checksum import RowChecksum
 from sqlite_to_pg.values import REFUSED_MARK, refused_columns, register_functions
 
 CHUNK_ROWS = 2000
+# a chunk's size aimed at: several fit the widened pipe (reader_processes.PIPE_BYTES), so a
+# reader builds its next chunk while the load is still sending the last
+CHUNK_BYTES = 256 * 1024
 # a frame: kind (1 byte), rows (uint32), payload length (uint64), payload
 FRAME_HEADER = struct.Struct("<cIQ")
 CHUNK = b"D"       # payload: whole COPY rows
@@ -84,9 +91,10 @@ def write_frame(out: BinaryIO, kind: bytes, rows: int = 0, payload: bytes = b"")
 
 
 def _chunks_by_rowid(src, task: Task) -> Iterator[tuple[bytes, list[bytes]]]:
-    """The rows in chunks of up to ``CHUNK_ROWS``, each joined by SQLite in one step (fetching
-    rows one by one costs Python more than the join), walking the rowid upwards. Each query
-    has one lower bound, the last rowid seen (with two, SQLite may seek by the range's)."""
+    """The rows in chunks of up to ``CHUNK_ROWS`` (fewer for wide rows: about ``CHUNK_BYTES``),
+    each joined by SQLite in one step (fetching rows one by one costs Python more than the
+    join), walking the rowid upwards. Each query has one lower bound, the last rowid seen
+    (with two, SQLite may seek by the range's)."""
     rowid = task.rowid
     upper = [] if task.last is None else [f"{rowid} <= {int(task.last)}"]
     lower = [] if task.first is None else [f"{rowid} >= {int(task.first)}"]
@@ -94,17 +102,19 @@ def _chunks_by_rowid(src, task: Task) -> Iterator[tuple[bytes, list[bytes]]]:
     def query(bounds: list[str]) -> str:
         return (f"SELECT CAST(group_concat(line, '') AS BLOB), count(*), max(r) FROM ("
                 f"SELECT {rowid} AS r, {task.row_sql} AS line FROM {task.source} "
-                f"WHERE {' AND '.join(bounds) or '1'} ORDER BY {rowid} LIMIT {CHUNK_ROWS})")
+                f"WHERE {' AND '.join(bounds) or '1'} ORDER BY {rowid} LIMIT ?)")
 
-    data, count, last = src.execute(query(lower + upper)).fetchone()
+    limit = CHUNK_ROWS
+    data, count, last = src.execute(query(lower + upper), (limit,)).fetchone()
     after = query([f"{rowid} > ?", *upper])
     while count:
-        lines = [line + b"\n" for line in data.split(b"\n")[:-1]]
-        if len(lines) != count:  # a field held a raw newline: COPY would split its row
+        lines = data.splitlines(keepends=True)
+        if len(lines) != count:  # a field held a raw newline or CR: COPY would split its row
             raise ValueError(f"{count} rows gave {len(lines)} lines of COPY text "
                              f"(rowid {last} or before)")
         yield data, lines
-        data, count, last = src.execute(after, (last,)).fetchone()
+        limit = max(1, min(CHUNK_ROWS, CHUNK_BYTES * count // len(data)))
+        data, count, last = src.execute(after, (last, limit)).fetchone()
 
 
 def _chunks_by_row(src, task: Task) -> Iterator[tuple[bytes, list[bytes]]]:
@@ -136,9 +146,11 @@ def run_task(src, task: Task, out: BinaryIO) -> None:
     write_frame(out, END, rows, CHECKSUM.pack(total))
 
 
-def serve(sqlite_path: str, tasks: BinaryIO, out: BinaryIO) -> None:
-    """Run every task read from ``tasks`` until its end."""
-    with contextlib.closing(open_source(sqlite_path)) as src:
+def serve(sqlite_path: str, tasks: BinaryIO, out: BinaryIO, library: str | None = None) -> None:
+    """Run every task read from ``tasks`` until its end, reading the file with the DB-API
+    module named ``library`` (by default ``BULK_SQLITE``)."""
+    module = importlib.import_module(library) if library else BULK_SQLITE
+    with contextlib.closing(open_source(sqlite_path, module)) as src:
         register_functions(src)
         for line in tasks:
             task = Task.from_line(line)
@@ -150,4 +162,4 @@ def serve(sqlite_path: str, tasks: BinaryIO, out: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer, *sys.argv[2:3])

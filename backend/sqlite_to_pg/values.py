@@ -30,6 +30,7 @@ from dataclasses import replace
 from sqlite_to_pg import type_functions, type_table, value_functions
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
 from sqlite_to_pg.json_value import JsonValue
+from sqlite_to_pg.tab_joined import pg_tab_joined, sqlite_tab_joined
 from sqlite_to_pg.value_base import (
     Check,
     Converter,
@@ -321,11 +322,12 @@ def quote_pg(name: str) -> str:
 
 
 def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = frozenset(),
-                 newline: bool = True, canonical: bool = False) -> str:
+                 newline: bool = True, canonical: bool = False, concat_ws: bool = False) -> str:
     """A SQLite expression giving one COPY text row (tab-separated, ``\\N`` for NULL; the
     tab and newline are literals: a ``char()`` call would run for every row). A value that
     converts to nothing (NULL from a non-NULL source) gives ``REFUSED_FIELD_SQL``. ``canonical``:
-    jsonb as Postgres prints it (Python, per value) instead of the text as sent."""
+    jsonb as Postgres prints it (Python, per value) instead of the text as sent.
+    ``concat_ws``: joined by one call (``tab_joined``; SQLite 3.44 or later), the same text."""
     fields = []
     for col in columns:
         converter = converter_for(col, coercions)
@@ -333,7 +335,8 @@ def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = 
         value = converter.canonical_sql(x) if canonical else converter.copy_sql(x)
         fields.append(f"coalesce({value}, "
                       f"CASE WHEN {x} IS NULL THEN '{NULL_FIELD}' ELSE {REFUSED_FIELD_SQL} END)")
-    return " || '\t' || ".join(fields or ["''"]) + (" || '\n'" if newline else "")
+    joined = sqlite_tab_joined(fields) if concat_ws else " || '\t' || ".join(fields or ["''"])
+    return joined + (" || '\n'" if newline else "")
 
 
 def refused_columns(line: bytes, names: Sequence[str]) -> list[str]:
@@ -346,21 +349,6 @@ def refused_columns(line: bytes, names: Sequence[str]) -> list[str]:
 def hashed_columns(columns: tuple[TargetColumn, ...]) -> tuple[TargetColumn, ...]:
     """The columns a row checksum covers: all but those verified apart (jsonb)."""
     return tuple(col for col in columns if converter_for(col).hashed)
-
-
-PG_MAX_ARGUMENTS = 100  # a Postgres function takes at most this many
-
-
-def pg_tab_joined(fields: Sequence[str]) -> str:
-    """A Postgres expression joining the (never NULL) ``fields`` with tabs: one ``concat_ws``
-    (a chain of ``||`` costs Postgres more per row), nested past the argument limit."""
-    if len(fields) <= 1:
-        return fields[0] if fields else "''"
-    most = PG_MAX_ARGUMENTS - 1
-    if len(fields) > most:
-        return pg_tab_joined([pg_tab_joined(fields[start:start + most])
-                              for start in range(0, len(fields), most)])
-    return f"concat_ws(chr(9), {', '.join(fields)})"
 
 
 def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
@@ -376,10 +364,12 @@ def pg_text_hash_sql(text: str) -> str:
     return f"('x' || substr(md5({text}), 1, 16))::bit(64)::bigint"
 
 
-def copy_row_blob_sql(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:
+def copy_row_blob_sql(table: TablePlan, coercions: frozenset[str] = frozenset(),
+                      concat_ws: bool = False) -> str:
     """A SQLite expression giving one of ``table``'s COPY rows as UTF-8 bytes, newline
     included, its columns in ``load_columns`` order: a row the built-in loader sends."""
-    return f"CAST({copy_row_sql(load_columns(table), coercions)} AS BLOB)"
+    row = copy_row_sql(load_columns(table), coercions, concat_ws=concat_ws)
+    return f"CAST({row} AS BLOB)"
 
 
 def copy_rows_query(table: TablePlan, coercions: frozenset[str] = frozenset()) -> str:

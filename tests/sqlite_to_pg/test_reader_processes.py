@@ -7,15 +7,18 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 
 import psycopg2
 import pytest
 
+from foundation.sqlite_files import BULK_SQLITE, sqlite_version
 from sqlite_to_pg.catalog import open_source, read_plan
 from sqlite_to_pg.copy_engine import iter_copy_rows
 from sqlite_to_pg.engines import LoadFailed
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.source_scan import rowid_ranges
+from sqlite_to_pg.tab_joined import CONCAT_WS_SINCE
 from sqlite_to_pg.verify import sqlite_checksum
 
 pytestmark = pytest.mark.requires_pg
@@ -124,3 +127,42 @@ def test_a_row_text_holding_a_raw_newline_fails_the_read_instead_of_splitting_th
         with pytest.raises(LoadFailed, match=r"reading big from SQLite failed: ValueError: "
                                              r"\d+ rows gave \d+ lines of COPY text"):
             _drain(stream)
+
+
+def test_the_readers_read_with_the_bundled_sqlite_that_has_concat_ws():
+    """Else the next test compares the standard library's SQLite with itself."""
+    assert BULK_SQLITE is not sqlite3
+    assert sqlite_version(BULK_SQLITE) >= CONCAT_WS_SINCE > sqlite_version(sqlite3)
+
+
+WIDE = 130  # past one concat_ws call's arguments
+
+
+def test_the_bundled_sqlite_sends_the_bytes_the_standard_librarys_does(make_sqlite, pg_exec,
+                                                                       pg_url):
+    texts = ["plain", "tab\there", "new\nline", "back\\slash", "cr\rhere", "nul\x00inside",
+             "naïve 😀", "", None]
+    columns = ", ".join(f"c{i} TEXT" for i in range(WIDE))
+    rows = [(rowid, *(texts[(rowid + i) % len(texts)] for i in range(WIDE)),
+             f"2024-05-06 07:08:{rowid % 60:02d}.{rowid:06d}" if rowid % 7 else "2024-05-06",
+             rowid / 3 if rowid % 5 else None)
+            for rowid in range(1, 3001)]
+    plan, path = _plan(
+        make_sqlite, pg_exec, pg_url,
+        f"CREATE TABLE w (id INTEGER PRIMARY KEY, {columns}, at DATETIME, x REAL);"
+        "CREATE TABLE bad (id INTEGER PRIMARY KEY, t TEXT);"
+        "INSERT INTO bad VALUES (1, CAST(x'61ff62' AS TEXT)), (2, CAST(x'c3' AS TEXT))",
+        f"CREATE TABLE w (id bigint PRIMARY KEY, {columns}, at timestamptz, x float8);"
+        "CREATE TABLE bad (id bigint PRIMARY KEY, t text)",
+        {"w": rows})
+    for name in ("w", "bad"):
+        sent = {}
+        for library in (BULK_SQLITE, sqlite3):
+            with ReaderProcesses(path, library=library) as readers:
+                stream = readers.stream(plan.table(name), frozenset(), lambda rows: None)
+                try:
+                    sent[library] = (sorted(_drain(stream)), readers.ended(stream))
+                except LoadFailed as exc:
+                    sent[library] = str(exc)
+        assert sent[BULK_SQLITE] == sent[sqlite3]
+    assert sent[BULK_SQLITE].startswith("bad: a value in column(s) t cannot be loaded")
