@@ -15,7 +15,9 @@ stays bounded whatever the table size (a pipe per reader). Each row sent is also
 verify (``source_checksums``), so verify after this load reads only Postgres — but for jsonb
 columns, which are sent as their source text for Postgres to parse and verified apart
 (``values.hashed_columns``): they are sent last (``values.load_columns``), and the row without
-them, the part before their fields, is hashed.
+them, the part before their fields, is hashed. Their source side is staged and hashed by
+Postgres on a second connection while this one rebuilds the indexes
+(``jsonb_source_hashes``), so verify then hashes only the target's.
 
 A value no converter can carry arrives as ``values.REFUSED_FIELD_SQL``: the reader stops the
 load there (``LoadFailed`` naming table, column and row), the transaction is rolled back, and
@@ -39,6 +41,7 @@ from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import add_foreign_keys, drop_foreign_keys, save_foreign_keys
 from sqlite_to_pg.engines import FinishStep, LoadFailed, LoadResult, TableLoad
 from sqlite_to_pg.indexes import drop_indexes, rebuild_indexes, save_indexes
+from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.values import (
@@ -114,7 +117,8 @@ class CopyEngine:
         except psycopg2.Error as exc:
             raise LoadFailed(f"cannot connect: {pg_error_text(exc)}") from exc
         try:
-            with conn.cursor() as cur, ReaderProcesses(sqlite_path) as readers:
+            with conn.cursor() as cur, ReaderProcesses(sqlite_path) as readers, \
+                    JsonbSourceHashes(sqlite_path, pg_url, plan.tables, self.coercions) as apart:
                 apply_session_settings(cur)
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))
                 prepared = self._prepare(cur, plan, progress)
@@ -122,11 +126,13 @@ class CopyEngine:
                     result.tables.append(self._copy_table(
                         cur, table, sqlite_path, readers, progress,
                         freeze=table.name in prepared.plain_tables))
+                # the jsonb columns' source side, on the core the index builds leave free
+                self.source_checksums.apart = apart.start()
                 progress.note(f"rebuilding {len(prepared.indexes)} indexes")
                 rebuild_indexes(cur, prepared.indexes)
                 progress.note(f"re-adding {len(prepared.keys)} foreign keys")
                 add_foreign_keys(cur, prepared.keys)
-            result.verification = finish(conn)
+                result.verification = finish(conn)
             if result.verification.ok:
                 conn.commit()
                 result.committed = True

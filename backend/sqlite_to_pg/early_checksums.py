@@ -3,8 +3,9 @@
 Verify needs each source table's (rows, checksum). The built-in loader hashes the rows it
 sends; pgloader reads SQLite itself, so verify used to read and hash the whole file again
 after it. ``hash_while_loading`` starts those reads on a pool of source threads when the load
-starts, so they overlap the load; verify then waits only for what is not done yet. The result
-is dropped by verify (and the file read again) if the file changed meanwhile.
+starts, so they overlap the load, and has Postgres hash the jsonb columns' source side on a
+connection of its own; verify then waits only for what is not done yet. The result is dropped
+by verify (and the file read again) if the file changed meanwhile.
 """
 
 from __future__ import annotations
@@ -14,17 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_to_pg.catalog import Plan
+from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.source_scan import SourcePool
 from sqlite_to_pg.verify import SourceChecksums, range_checksum, source_signature
 
 
 @contextlib.contextmanager
-def hash_while_loading(sqlite_path: Path, plan: Plan,
+def hash_while_loading(sqlite_path: Path, plan: Plan, pg_url: str | None = None,
                        coercions: frozenset[str] = frozenset()) -> Iterator[SourceChecksums]:
-    """Source checksums being computed (futures) for every table of ``plan``; the reads not
-    started are cancelled on exit, and the running ones awaited."""
+    """Source checksums being computed (futures) for every table of ``plan``, and, given
+    ``pg_url``, the jsonb columns' source side hashed by Postgres on a connection of its own
+    (``jsonb_source_hashes``); the reads not started are cancelled on exit, and the running
+    ones awaited (the jsonb work is cancelled)."""
     checksums = SourceChecksums(coercions, source_signature(sqlite_path))
-    with SourcePool(sqlite_path) as pool:
+    with SourcePool(sqlite_path) as pool, \
+            JsonbSourceHashes(sqlite_path, pg_url or "", plan.tables, coercions) as apart:
         for table in plan.tables:
             checksums.tables[table.name] = pool.submit(range_checksum, table, coercions)
+        if pg_url is not None:
+            checksums.apart = apart.start()
         yield checksums

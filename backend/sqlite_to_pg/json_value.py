@@ -37,7 +37,7 @@ class JsonValue(Converter):
     jsonb stores its own form of the text (keys sorted, spacing, numbers), which SQLite cannot
     print: its columns are ``hashed = False``, left out of the row checksums and verified
     apart (``sqlite_to_pg.jsonb_verify``: Postgres parses the source text a second time, fed
-    as hex). ``canonical_sql`` still prints that form in Python, for the few rows the online
+    as CSV). ``canonical_sql`` still prints that form in Python, for the few rows the online
     rounds compare one by one.
     """
 

@@ -4,9 +4,10 @@ The load sends jsonb as its source text and Postgres parses it; SQLite cannot pr
 jsonb keeps (keys sorted and deduplicated, its spacing, numeric digits), so the row checksums
 leave those columns out (``values.hashed_columns``). Here the source is read a second time,
 independently of the load's COPY escaping: each row's primary key (without one: the rest of the
-row) and its jsonb texts go to a staging table as hex (bytea), and Postgres compares, as
-multisets of rows, its own parse of those texts, tied to the key, with what the target holds.
-A difference names the columns, and a few rows by their key.
+row) and its jsonb texts go to a staging table as CSV (quoting, not the load's backslash
+escapes), and Postgres compares, as multisets of rows, its own parse of those texts (in a
+scan its parallel workers share), tied to the key, with what the target holds. A difference
+names the columns, and a few rows by their key.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import psycopg2.errors
 from psycopg2 import sql
 
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
-from sqlite_to_pg.reader_processes import ReaderProcesses
+from sqlite_to_pg.reader_processes import READER_PROCESSES, ReaderProcesses
 from sqlite_to_pg.tab_joined import pg_tab_joined
 from sqlite_to_pg.values import (
     converter_for,
@@ -48,44 +49,62 @@ def anchor_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
     return keys if primary and len(keys) == len(primary.columns) else hashed
 
 
+def _csv_field(text_sql: str) -> str:
+    """A SQLite text as one CSV field: quoted, its quotes doubled; NULL as the empty field."""
+    return (f"CASE WHEN ({text_sql}) IS NULL THEN '' "
+            f"ELSE '\"' || replace({text_sql}, '\"', '\"\"') || '\"' END")
+
+
 def _source_row_sql(table: TablePlan, apart: tuple[TargetColumn, ...],
                     coercions: frozenset[str]) -> str:
-    """A source row for the staging table: the anchor's COPY text and each jsonb text, as
-    bytea hex (a BLOB, newline included)."""
-    rest = copy_row_sql(anchor_columns(table), coercions, newline=False)
-    fields = [f"'\\\\x' || hex(CAST({rest} AS BLOB))"]
-    for col in apart:
-        raw = converter_for(col, coercions).raw_sql(quote_sqlite(col.name))
-        fields.append(f"CASE WHEN ({raw}) IS NULL THEN '\\N' "  # hex(NULL) is ''
-                      f"ELSE '\\\\x' || hex(CAST({raw} AS BLOB)) END")
-    return "CAST(" + " || '\t' || ".join(fields) + " || '\n' AS BLOB)"
+    """A source row for the staging table, as CSV (a BLOB, newline included): the anchor's
+    COPY text, then each jsonb text as it is, for Postgres to parse."""
+    fields = [_csv_field(copy_row_sql(anchor_columns(table), coercions, newline=False))]
+    fields += [_csv_field(converter_for(col, coercions).raw_sql(quote_sqlite(col.name)))
+               for col in apart]
+    return "CAST(" + " || ',' || ".join(fields) + " || char(10) AS BLOB)"
 
 
-def _parsed(apart: tuple[TargetColumn, ...]) -> list[str]:
-    return [f"convert_from(v{i}, 'UTF8')::jsonb" for i in range(len(apart))]
+def stage_source(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetColumn, ...],
+                 coercions: frozenset[str], *, processes: int = READER_PROCESSES,
+                 temporary: bool = False) -> sql.Identifier:
+    """A staging table holding each source row's anchor text and Postgres' parse of its
+    ``apart`` texts (see the module docstring), read afresh from SQLite by ``processes``
+    readers; the caller drops it (or ends the transaction, for a ``temporary`` one)."""
+    columns = ", ".join(["rest text"] + [f"v{i} text" for i in range(len(apart))])
+    staged = _create_staging(cur, table.target.schema, columns, temporary=temporary)
+    with ReaderProcesses(sqlite_path, processes) as readers:
+        stream = readers.stream_rows(table, _source_row_sql(table, apart, coercions),
+                                     lambda rows: None, hashed=False, lines=False)
+        cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(staged)
+                        .as_string(cur), stream)
+        readers.ended(stream)
+    return staged
 
 
 def _differing_apart(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetColumn, ...],
-                     coercions: frozenset[str]) -> str | None:
-    """A problem line when a column of ``apart`` differs between the sides, else None."""
-    columns = ", ".join(["rest bytea"] + [f"v{i} bytea" for i in range(len(apart))])
-    staged = _create_staging(cur, table.target.schema, columns)
-    with ReaderProcesses(sqlite_path) as readers:
-        stream = readers.stream_rows(table, _source_row_sql(table, apart, coercions),
-                                     lambda rows: None, hashed=False)
-        cur.copy_expert(sql.SQL("COPY {} FROM STDIN").format(staged).as_string(cur), stream)
-        readers.ended(stream)
+                     coercions: frozenset[str], source_hash: tuple[int, int] | None) -> str | None:
+    """A problem line when a column of ``apart`` differs between the sides, else None; with
+    the source's ``source_hash`` known, only the target is read unless the two differ."""
+    if source_hash is not None and target_hash(cur, table, apart) == source_hash:
+        return None
+    staged = stage_source(sqlite_path, cur, table, apart, coercions)
     found = _compare(cur, table, apart, staged)
     cur.execute(sql.SQL("DROP TABLE {}").format(staged))
     return found
 
 
-def _create_staging(cur, schema: str, columns: str) -> sql.Identifier:
-    """A table for the source's hex rows, dropped by the caller (or by a rollback): unlogged in
+def _create_staging(cur, schema: str, columns: str, *, temporary: bool) -> sql.Identifier:
+    """A table for the source's staged rows, dropped by the caller (or by a rollback): unlogged in
     the target schema, so Postgres scans it with parallel workers (1M payloads: 3.1 s instead of
-    6.2 s for a temporary table, which no worker can read); temporary where the role may not
-    create tables in that schema."""
+    6.2 s for a temporary table, which no worker can read); temporary when asked, or where the
+    role may not create tables in that schema."""
     name = f"_cutover_jsonb_{os.getpid()}_{next(_names)}"
+    if temporary:
+        staged = sql.Identifier(name)
+        cur.execute(sql.SQL("CREATE TEMP TABLE {} (" + columns + ") ON COMMIT DROP")
+                    .format(staged))
+        return staged
     staged = sql.Identifier(schema, name)
     cur.execute("SAVEPOINT cutover_staging")
     try:
@@ -106,22 +125,42 @@ def _hash_sum(row_text: str) -> str:
     return f'count(*), coalesce(sum(hashtextextended(({row_text}) COLLATE "C", 0)), 0)'
 
 
+def _row_parts(table: TablePlan, apart: tuple[TargetColumn, ...]) -> tuple[list[str], list[str]]:
+    """Each side's row text, as parts to join: the staged source row (its anchor's text, then
+    Postgres' parse of each jsonb text, printed) and the target's, printed the same way."""
+    null = "'\\N'"
+    source_parts = ["rest"] + [f"coalesce(v{i}::jsonb::text, {null})"
+                               for i in range(len(apart))]
+    target_parts = [pg_row_sql(anchor_columns(table))] + [
+        f"coalesce({quote_pg(col.name)}::text, {null})" for col in apart]
+    return source_parts, target_parts
+
+
+def source_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
+                staged: sql.Identifier) -> tuple[int, int]:
+    """(rows, hash sum) of the staged source rows (``_hash_sum``)."""
+    row = pg_tab_joined(_row_parts(table, apart)[0])
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(row)} FROM {{}}").format(staged))
+    rows, total = cur.fetchone()
+    return rows, int(total)
+
+
+def target_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...]) -> tuple[int, int]:
+    """(rows, hash sum) of the target's rows, comparable with ``source_hash``."""
+    row = pg_tab_joined(_row_parts(table, apart)[1])
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(row)} FROM {{}}").format(table.target.identifier))
+    rows, total = cur.fetchone()
+    return rows, int(total)
+
+
 def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
              staged: sql.Identifier) -> str | None:
     """One scan per side comparing (rows, hash sum) of each row's rest + jsonb texts; only on a
     difference, per-column multiset comparisons that name the columns and a few rows."""
-    null = "'\\N'"
-    source_parts = ["convert_from(rest, 'UTF8')"] + [
-        f"coalesce(({parsed})::text, {null})" for parsed in _parsed(apart)]
-    target_parts = [pg_row_sql(anchor_columns(table))] + [
-        f"coalesce({quote_pg(col.name)}::text, {null})" for col in apart]
-    source_row, target_row = pg_tab_joined(source_parts), pg_tab_joined(target_parts)
-    cur.execute(sql.SQL(f"SELECT {_hash_sum(source_row)} FROM {{}}").format(staged))
-    source = cur.fetchone()
-    cur.execute(sql.SQL(f"SELECT {_hash_sum(target_row)} FROM {{}}")
-                .format(table.target.identifier))
-    if cur.fetchone() == source:
+    if source_hash(cur, table, apart, staged) == target_hash(cur, table, apart):
         return None
+    source_parts, target_parts = _row_parts(table, apart)
+    source_row, target_row = pg_tab_joined(source_parts), pg_tab_joined(target_parts)
     differing = [col.name for i, col in enumerate(apart)
                  if _multiset_differs(cur, table, staged, source_parts[0], target_parts[0],
                                       source_parts[i + 1], target_parts[i + 1])]
@@ -146,15 +185,17 @@ def _multiset_differs(cur, table: TablePlan, staged: sql.Identifier, source_rest
 
 
 def compare_apart(sqlite_path: Path, cur, table: TablePlan,
-                  coercions: frozenset[str] = frozenset()) -> str | None:
+                  coercions: frozenset[str] = frozenset(),
+                  source: tuple[int, int] | None = None) -> str | None:
     """A problem line when a jsonb column differs between the sides, else None; a Postgres
-    error while comparing (inside a savepoint) is a problem naming the table."""
+    error while comparing (inside a savepoint) is a problem naming the table. ``source``: the
+    source's (rows, hash sum), when already computed (``jsonb_source_hashes``)."""
     apart = apart_columns(table)
     if not apart:
         return None
     cur.execute("SAVEPOINT cutover_verify_apart")
     try:
-        found = _differing_apart(sqlite_path, cur, table, apart, coercions)
+        found = _differing_apart(sqlite_path, cur, table, apart, coercions, source)
     except psycopg2.Error as exc:
         cur.execute("ROLLBACK TO SAVEPOINT cutover_verify_apart")
         message = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:")

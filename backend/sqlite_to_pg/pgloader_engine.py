@@ -214,7 +214,7 @@ class PgloaderEngine:
             try:
                 recover_interrupted_run(conn, progress.note)
                 keys = self._prepare(conn, plan, progress)
-                with hash_while_loading(sqlite_path, plan) as self.source_checksums:
+                with hash_while_loading(sqlite_path, plan, pg_url) as self.source_checksums:
                     counts = self._run(conn, plan, pg_url, environment, totals, progress)
                     result = self._finish(conn, keys, finish, progress)
             except BaseException as exc:

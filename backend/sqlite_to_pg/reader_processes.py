@@ -177,9 +177,9 @@ class ReaderProcesses:
 
     def stream_rows(self, table: TablePlan, row_sql: str, on_rows: Callable[[int], None], *,
                     names: tuple[str, ...] = ("?",), apart: int = 0,
-                    hashed: bool = True) -> TableStream:
+                    hashed: bool = True, lines: bool = True) -> TableStream:
         """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
-        of ``table`` on the workers, one rowid range each."""
+        of ``table`` on the workers, one rowid range each (``reader_worker.Task``)."""
         if self._streaming:
             raise RuntimeError("the reader processes are still streaming another table")
         self._streaming = True
@@ -188,7 +188,7 @@ class ReaderProcesses:
         workers = self._workers[:len(bounds)]
         for worker, (first, last) in zip(workers, bounds, strict=True):
             worker.send(Task(table.name, quote_sqlite(table.source.name), row_sql,
-                             rowid_name(table), first, last, names, apart, hashed))
+                             rowid_name(table), first, last, names, apart, hashed, lines))
         return TableStream(table.name, workers, on_rows)
 
     def ended(self, stream: TableStream) -> tuple[int, int]:

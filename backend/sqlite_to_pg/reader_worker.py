@@ -48,7 +48,9 @@ class Task:
     load order, the last ``apart`` of them left out of the hash (``hashed``: false when no
     checksum is wanted; the row count is kept). ``rowid``: the name the table's rowid goes by,
     so SQLite joins each chunk's rows itself, and ``first``/``last`` the inclusive rowid range
-    to read (None: unbounded); without a rowid the whole table is read row by row."""
+    to read (None: unbounded); without a rowid the whole table is read row by row.
+    ``lines``: each row is one line (COPY text, checked: a raw newline would split a row);
+    false for rows that may hold raw newlines (CSV), which are then neither hashed nor split."""
 
     table: str
     source: str
@@ -59,6 +61,7 @@ class Task:
     columns: tuple[str, ...]
     apart: int = 0
     hashed: bool = True
+    lines: bool = True
 
     def to_line(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -90,7 +93,7 @@ def write_frame(out: BinaryIO, kind: bytes, rows: int = 0, payload: bytes = b"")
     out.write(payload)
 
 
-def _chunks_by_rowid(src, task: Task) -> Iterator[tuple[bytes, list[bytes]]]:
+def _chunks_by_rowid(src, task: Task) -> Iterator[tuple[bytes, int, list[bytes] | None]]:
     """The rows in chunks of up to ``CHUNK_ROWS`` (fewer for wide rows: about ``CHUNK_BYTES``),
     each joined by SQLite in one step (fetching rows one by one costs Python more than the
     join), walking the rowid upwards. Each query has one lower bound, the last rowid seen
@@ -108,20 +111,20 @@ def _chunks_by_rowid(src, task: Task) -> Iterator[tuple[bytes, list[bytes]]]:
     data, count, last = src.execute(query(lower + upper), (limit,)).fetchone()
     after = query([f"{rowid} > ?", *upper])
     while count:
-        lines = data.splitlines(keepends=True)
-        if len(lines) != count:  # a field held a raw newline or CR: COPY would split its row
+        lines = data.splitlines(keepends=True) if task.lines else None
+        if lines is not None and len(lines) != count:  # a raw newline or CR in a field
             raise ValueError(f"{count} rows gave {len(lines)} lines of COPY text "
                              f"(rowid {last} or before)")
-        yield data, lines
+        yield data, count, lines
         limit = max(1, min(CHUNK_ROWS, CHUNK_BYTES * count // len(data)))
         data, count, last = src.execute(after, (last, limit)).fetchone()
 
 
-def _chunks_by_row(src, task: Task) -> Iterator[tuple[bytes, list[bytes]]]:
+def _chunks_by_row(src, task: Task) -> Iterator[tuple[bytes, int, list[bytes] | None]]:
     cursor = src.execute(f"SELECT {task.row_sql} FROM {task.source}")
     while rows := cursor.fetchmany(CHUNK_ROWS):
         lines = [line for (line,) in rows]
-        yield b"".join(lines), lines
+        yield b"".join(lines), len(lines), lines
 
 
 def run_task(src, task: Task, out: BinaryIO) -> None:
@@ -130,16 +133,16 @@ def run_task(src, task: Task, out: BinaryIO) -> None:
     src.execute("BEGIN")
     try:
         chunks = _chunks_by_rowid(src, task) if task.rowid else _chunks_by_row(src, task)
-        for data, lines in chunks:
-            if REFUSED_MARK in data:
+        for data, count, lines in chunks:
+            if lines is not None and REFUSED_MARK in data:
                 write_frame(out, REFUSED, payload=refusal(task.table, task.columns, lines).encode())
                 return
-            if task.hashed:
+            if task.hashed and lines is not None:
                 checksum.add([hashed_part(line, task.apart) for line in lines]
                              if task.apart else lines)
             else:
-                checksum.rows += len(lines)
-            write_frame(out, CHUNK, len(lines), data)
+                checksum.rows += count
+            write_frame(out, CHUNK, count, data)
     finally:
         src.execute("COMMIT")
     rows, total = checksum.result

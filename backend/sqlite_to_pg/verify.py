@@ -32,6 +32,7 @@ from psycopg2 import sql
 
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
+from sqlite_to_pg.jsonb_source_hashes import known_source_hash
 from sqlite_to_pg.jsonb_verify import compare_apart
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
 from sqlite_to_pg.sequences import sequence_states
@@ -115,6 +116,8 @@ class SourceChecksums:
     signature: tuple
     # (rows, checksum), or a Future of a RowChecksum still being computed (early_checksums)
     tables: dict[str, tuple[int, int] | Future] = field(default_factory=dict)
+    # Futures of the jsonb columns' source (rows, hash sum) (jsonb_source_hashes)
+    apart: dict[str, Future] = field(default_factory=dict)
 
     def lookup(self, sqlite_path: Path, table: str,
                coercions: frozenset[str]) -> tuple[int, int] | Future | None:
@@ -122,6 +125,14 @@ class SourceChecksums:
         if coercions != self.coercions or source_signature(sqlite_path) != self.signature:
             return None
         return self.tables.get(table)
+
+    def apart_hash(self, sqlite_path: Path, table: str,
+                   coercions: frozenset[str]) -> tuple[int, int] | None:
+        """The source (rows, hash sum) of the table's jsonb columns, or None when verify must
+        stage the source itself (not computed, failed, or the file changed)."""
+        if coercions != self.coercions or source_signature(sqlite_path) != self.signature:
+            return None
+        return known_source_hash(self.apart.get(table))
 
 
 def range_checksum(src, table: TablePlan, coercions: frozenset[str],
@@ -354,7 +365,10 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
                                   f"{check.verdict} ({check.seconds:.2f} s)")
                 if not check.ok:
                     result.problems.append(describe_mismatch(check))
-                if (apart := compare_apart(sqlite_path, cur, table, coercions)) is not None:
+                source_apart = (source_checksums.apart_hash(sqlite_path, table.name, coercions)
+                                if source_checksums else None)
+                if (apart := compare_apart(sqlite_path, cur, table, coercions,
+                                           source_apart)) is not None:
                     result.problems.append(apart)
             _check_keys_sequences_schema(cur, plan, result, snapshot_before)
     result.seconds = time.monotonic() - started

@@ -19,7 +19,8 @@ from sqlite_to_pg.verify import verify
 pytestmark = pytest.mark.requires_pg
 
 PAYLOADS = ['{"b": 1, "a": "x\\"y\\ttab", "b": 2}', None, "5", "[1.50, 1e2, -0]", 2.5,
-            '{"nested": {"z": [true, false, null], "é": "ü"}}', '"\\ud83d\\ude00"', "{}"]
+            '{"nested": {"z": [true, false, null], "é": "ü"}}', '"\\ud83d\\ude00"', "{}",
+            '{\n  "pretty": [1,\r\n    "a,\\"b\\""],\t"quote": "\'\\"\'"\n}']
 
 
 @pytest.fixture(params=["primary key", "no key"])
@@ -32,9 +33,10 @@ def loaded(request, make_sqlite, pg_exec, pg_url):
     source = make_sqlite("CREATE TABLE event (id INTEGER PRIMARY KEY, kind TEXT, payload JSON, "
                          "extra JSON);", {"event": rows})
     plan = plan_for(source, pg_url)
-    result = CopyEngine().load(plan, sqlite_path=source, pg_url=pg_url,
-                               progress=Progress(quiet=True),
-                               finish=lambda conn: verify(plan, source, conn))
+    engine = CopyEngine()  # verify as the command does: the jsonb source hashed meanwhile
+    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
+                         finish=lambda conn: verify(plan, source, conn,
+                                                    source_checksums=engine.source_checksums))
     assert result.committed and result.verification.ok, result.verification.problems
     return plan, source, rows
 
