@@ -117,15 +117,16 @@ class CopyEngine:
         except psycopg2.Error as exc:
             raise LoadFailed(f"cannot connect: {pg_error_text(exc)}") from exc
         try:
-            with conn.cursor() as cur, ReaderProcesses(sqlite_path) as readers, \
+            with conn.cursor() as cur, \
                     JsonbSourceHashes(sqlite_path, pg_url, plan.tables, self.coercions) as apart:
                 apply_session_settings(cur)
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,))
                 prepared = self._prepare(cur, plan, progress)
-                for table in plan.tables:
-                    result.tables.append(self._copy_table(
-                        cur, table, sqlite_path, readers, progress,
-                        freeze=table.name in prepared.plain_tables))
+                with ReaderProcesses(sqlite_path) as readers:  # stopped before the next starts
+                    for table in plan.tables:
+                        result.tables.append(self._copy_table(
+                            cur, table, sqlite_path, readers, progress,
+                            freeze=table.name in prepared.plain_tables))
                 # the jsonb columns' source side, on the core the index builds leave free
                 self.source_checksums.apart = apart.start()
                 progress.note(f"rebuilding {len(prepared.indexes)} indexes")
