@@ -21,17 +21,16 @@ from sqlite_to_pg.verify import SourceChecksums, range_checksum, source_signatur
 
 
 @contextlib.contextmanager
-def hash_while_loading(sqlite_path: Path, plan: Plan, pg_url: str | None = None,
+def hash_while_loading(sqlite_path: Path, plan: Plan, pg_url: str,
                        coercions: frozenset[str] = frozenset()) -> Iterator[SourceChecksums]:
-    """Source checksums being computed (futures) for every table of ``plan``, and, given
-    ``pg_url``, the jsonb columns' source side hashed by Postgres on a connection of its own
+    """Source checksums being computed (futures) for every table of ``plan``, and the jsonb
+    columns' source side hashed by Postgres on a connection of its own to ``pg_url``
     (``jsonb_source_hashes``); the reads not started are cancelled on exit, and the running
     ones awaited (the jsonb work is cancelled)."""
     checksums = SourceChecksums(coercions, source_signature(sqlite_path))
     with SourcePool(sqlite_path) as pool, \
-            JsonbSourceHashes(sqlite_path, pg_url or "", plan.tables, coercions) as apart:
+            JsonbSourceHashes(sqlite_path, pg_url, plan.tables, coercions) as apart:
         for table in plan.tables:
             checksums.tables[table.name] = pool.submit(range_checksum, table, coercions)
-        if pg_url is not None:
-            checksums.apart = apart.start()
+        checksums.apart = apart.start()
         yield checksums

@@ -136,31 +136,33 @@ def _row_parts(table: TablePlan, apart: tuple[TargetColumn, ...]) -> tuple[list[
     return source_parts, target_parts
 
 
-def source_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
-                staged: sql.Identifier) -> tuple[int, int]:
-    """(rows, hash sum) of the staged source rows (``_hash_sum``)."""
-    row = pg_tab_joined(_row_parts(table, apart)[0])
-    cur.execute(sql.SQL(f"SELECT {_hash_sum(row)} FROM {{}}").format(staged))
+def _rows_hash(cur, row_text: str, relation: sql.Identifier) -> tuple[int, int]:
+    """(rows, hash sum) of ``row_text`` over every row of ``relation`` (``_hash_sum``)."""
+    cur.execute(sql.SQL(f"SELECT {_hash_sum(row_text)} FROM {{}}").format(relation))
     rows, total = cur.fetchone()
     return rows, int(total)
+
+
+def source_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
+                staged: sql.Identifier) -> tuple[int, int]:
+    """(rows, hash sum) of the staged source rows."""
+    return _rows_hash(cur, pg_tab_joined(_row_parts(table, apart)[0]), staged)
 
 
 def target_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...]) -> tuple[int, int]:
     """(rows, hash sum) of the target's rows, comparable with ``source_hash``."""
-    row = pg_tab_joined(_row_parts(table, apart)[1])
-    cur.execute(sql.SQL(f"SELECT {_hash_sum(row)} FROM {{}}").format(table.target.identifier))
-    rows, total = cur.fetchone()
-    return rows, int(total)
+    return _rows_hash(cur, pg_tab_joined(_row_parts(table, apart)[1]), table.target.identifier)
 
 
 def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
              staged: sql.Identifier) -> str | None:
     """One scan per side comparing (rows, hash sum) of each row's rest + jsonb texts; only on a
     difference, per-column multiset comparisons that name the columns and a few rows."""
-    if source_hash(cur, table, apart, staged) == target_hash(cur, table, apart):
-        return None
     source_parts, target_parts = _row_parts(table, apart)
     source_row, target_row = pg_tab_joined(source_parts), pg_tab_joined(target_parts)
+    if (_rows_hash(cur, source_row, staged)
+            == _rows_hash(cur, target_row, table.target.identifier)):
+        return None
     differing = [col.name for i, col in enumerate(apart)
                  if _multiset_differs(cur, table, staged, source_parts[0], target_parts[0],
                                       source_parts[i + 1], target_parts[i + 1])]

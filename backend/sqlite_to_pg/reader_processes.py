@@ -180,6 +180,8 @@ class ReaderProcesses:
                     hashed: bool = True, lines: bool = True) -> TableStream:
         """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
         of ``table`` on the workers, one rowid range each (``reader_worker.Task``)."""
+        if hashed and not lines:
+            raise ValueError("rows that are not one line each cannot be hashed")
         if self._streaming:
             raise RuntimeError("the reader processes are still streaming another table")
         self._streaming = True

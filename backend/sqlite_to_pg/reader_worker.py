@@ -50,7 +50,8 @@ class Task:
     so SQLite joins each chunk's rows itself, and ``first``/``last`` the inclusive rowid range
     to read (None: unbounded); without a rowid the whole table is read row by row.
     ``lines``: each row is one line (COPY text, checked: a raw newline would split a row);
-    false for rows that may hold raw newlines (CSV), which are then neither hashed nor split."""
+    false for rows that may hold raw newlines (CSV), which are then not split and cannot be
+    hashed (such a task has ``hashed`` false)."""
 
     table: str
     source: str
@@ -137,7 +138,7 @@ def run_task(src, task: Task, out: BinaryIO) -> None:
             if lines is not None and REFUSED_MARK in data:
                 write_frame(out, REFUSED, payload=refusal(task.table, task.columns, lines).encode())
                 return
-            if task.hashed and lines is not None:
+            if task.hashed:  # only line-framed tasks are (``ReaderProcesses.stream_rows``)
                 checksum.add([hashed_part(line, task.apart) for line in lines]
                              if task.apart else lines)
             else:

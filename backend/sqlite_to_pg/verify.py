@@ -119,18 +119,19 @@ class SourceChecksums:
     # Futures of the jsonb columns' source (rows, hash sum) (jsonb_source_hashes)
     apart: dict[str, Future] = field(default_factory=dict)
 
+    def _still_valid(self, sqlite_path: Path, coercions: frozenset[str]) -> bool:
+        return coercions == self.coercions and source_signature(sqlite_path) == self.signature
+
     def lookup(self, sqlite_path: Path, table: str,
                coercions: frozenset[str]) -> tuple[int, int] | Future | None:
         """The table's (rows, checksum) or its Future, or None when it must be read again."""
-        if coercions != self.coercions or source_signature(sqlite_path) != self.signature:
-            return None
-        return self.tables.get(table)
+        return self.tables.get(table) if self._still_valid(sqlite_path, coercions) else None
 
     def apart_hash(self, sqlite_path: Path, table: str,
                    coercions: frozenset[str]) -> tuple[int, int] | None:
         """The source (rows, hash sum) of the table's jsonb columns, or None when verify must
         stage the source itself (not computed, failed, or the file changed)."""
-        if coercions != self.coercions or source_signature(sqlite_path) != self.signature:
+        if not self._still_valid(sqlite_path, coercions):
             return None
         return known_source_hash(self.apart.get(table))
 
