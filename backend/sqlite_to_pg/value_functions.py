@@ -150,12 +150,13 @@ def decimal_text_problem(value, precision: int | None, scale: int | None) -> str
 # --------------------------------------------------------------------------- date/time
 
 def _clock(moment: dt.datetime | dt.time) -> str:
-    return (f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."
-            f"{moment.microsecond:06d}")
+    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+    return f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}{fraction}"
 
 
 def _format(moment: dt.datetime) -> str:
-    """SQLAlchemy's storage format, the canonical date/time text (UTC, no offset)."""
+    """The canonical date/time text, as Postgres prints it (UTC, no offset; the fraction
+    without trailing zeros, none for a whole second)."""
     return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {_clock(moment)}"
 
 

@@ -181,9 +181,12 @@ class TextValue(Converter):
         return checks
 
 
-# Date/time canonical text is SQLAlchemy's SQLite storage format, 'YYYY-MM-DD HH:MM:SS.ffffff'
-# (UTC, no offset; 'HH:MM:SS.ffffff' for time), so the common value needs no work on SQLite and
-# Postgres prints it with to_char. Other shapes go through Python (value_functions).
+# Date/time canonical text is what Postgres prints (``::text`` under ``CANONICAL_SETTINGS``,
+# UTC): 'YYYY-MM-DD HH:MM:SS' and the fraction with its trailing zeros cut ('.5', none for a
+# whole second; 'HH:MM:SS…' for time). Printing it costs Postgres half what to_char's fixed
+# six digits do (docs/benchmarks.md). SQLAlchemy's SQLite storage format,
+# 'YYYY-MM-DD HH:MM:SS.ffffff', is the common source shape: SQLite cuts its zeros itself, other
+# shapes go through Python (value_functions).
 # The shape: d and f stand for digits (f: the fraction's).
 _SHAPE = {"timestamptz": "dddd-dd-dd dd:dd:dd.ffffff", "timestamp": "dddd-dd-dd dd:dd:dd.ffffff",
           "date": "dddd-dd-dd", "time": "dd:dd:dd.ffffff"}
@@ -193,12 +196,15 @@ _CANONICAL_GLOB = {kind: shape.replace("d", _D).replace("f", _D)
 # The load's cheaper test for that shape: '?' for every digit but the fraction's (a class per
 # character costs about 0.4 µs a value). A value that passes but is not canonical has a
 # non-digit where a digit belongs: Python's reader refuses it too, and Postgres refuses it at
-# COPY or verify sees it (to_char prints digits there), so the whole preflight names it.
+# COPY or verify sees it (Postgres prints digits there), so the whole preflight names it.
 _LOAD_GLOB = {kind: shape.replace("d", "?").replace("f", _D) for kind, shape in _SHAPE.items()}
-_PG_FORMAT = {"timestamptz": "to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')",
-              "timestamp": "to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US')",
-              "date": "to_char({col}, 'YYYY-MM-DD')",
-              "time": "to_char('2000-01-01'::date + {col}, 'HH24:MI:SS.US')"}
+# …and the whole-second value of that shape, which is sent without its fraction.
+_WHOLE_GLOB = {kind: shape.replace("d", "?").replace("f", "0") for kind, shape in _SHAPE.items()}
+_PG_FORMAT = {"timestamptz": "({col} AT TIME ZONE 'UTC')::text", "timestamp": "{col}::text",
+              "date": "{col}::text",
+              # through a timestamp, so 24:00:00 (a time Postgres keeps, Python cannot read)
+              # prints as 00:00:00 and differs from its source
+              "time": "('2000-01-01'::date + {col})::time::text"}
 _VALID_IN_SQL = {  # canonical-shaped values that really are dates/times (checked in preflight)
     # a '+0' modifier makes SQLite normalise (2024-02-30 → 2024-03-01), so invalid dates differ
     "timestamptz": "datetime(substr({x}, 1, 19), '+0 seconds') = substr({x}, 1, 19)",
@@ -223,9 +229,21 @@ class DateTimeValue(Converter):
         one it stores changed); other shapes through Python, which gives NULL for a value it
         cannot read (the load refuses it)."""
         return (f"CASE WHEN {x} IS NULL THEN NULL "
-                f"WHEN {x} GLOB '{_LOAD_GLOB[self.kind]}' THEN {x} "
+                f"{self._canonical_shape_sql(x)}"
                 f"ELSE cutover_datetime({text_as_blob(x)}, '{self.kind}', {self._epoch_flag()}) "
                 f"END")
+
+    def _canonical_shape_sql(self, x: str) -> str:
+        """The CASE branches sending a value of the canonical source shape as Postgres prints
+        it: a whole second without its fraction, a fraction without its trailing zeros (most
+        fractions end in another digit, and rtrim costs more than the test). GLOB and LIKE
+        stop at a NUL byte but replace and rtrim keep what follows it, so a value with a NUL
+        still carries it to Postgres, which refuses it (substr would drop it)."""
+        if "f" not in _SHAPE[self.kind]:
+            return f"WHEN {x} GLOB '{_LOAD_GLOB[self.kind]}' THEN {x} "
+        return (f"WHEN {x} GLOB '{_WHOLE_GLOB[self.kind]}' THEN replace({x}, '.000000', '') "
+                f"WHEN {x} GLOB '{_LOAD_GLOB[self.kind]}' THEN "
+                f"CASE WHEN {x} NOT LIKE '%0' THEN {x} ELSE rtrim({x}, '0') END ")
 
     def pg_sql(self, col: str) -> str:
         return _PG_FORMAT[self.kind].format(col=col)

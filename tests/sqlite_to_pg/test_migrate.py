@@ -121,6 +121,31 @@ def test_a_datetime_the_length_of_the_canonical_text_arrives_as_it_is_meant(
         (meant,), (dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),)]
 
 
+CANONICAL_FRACTIONS = ["000000", "500000", "123450", "100000", "000001", "999999", "123456"]
+
+
+def test_canonical_date_times_arrive_exactly_whatever_their_trailing_zeros(
+        make_sqlite, migrate, pg_exec):
+    """The copy load sends the canonical shape with its fraction's trailing zeros cut (none for
+    a whole second), the text Postgres prints: every fraction arrives exactly, and verify's
+    Postgres side (which prints them) agrees with what was sent."""
+    rows = [(number, f"2024-01-02 03:04:05.{fraction}", f"1999-12-31 23:59:59.{fraction}",
+             f"13:14:15.{fraction}", "2024-02-29")
+            for number, fraction in enumerate(CANONICAL_FRACTIONS, start=1)]
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, at DATETIME, local DATETIME, "
+                         "clock TIME, day DATE);", {"t": rows})
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, at timestamptz, local timestamp, "
+            "clock time, day date)")
+    done = migrate(source, "--report", str(source.with_suffix(".json")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(source.with_suffix(".json").read_text())["verification"]["ok"]
+    micros = [int(fraction) for fraction in CANONICAL_FRACTIONS]
+    assert pg_exec("SELECT at, local, clock, day FROM t ORDER BY id") == [
+        (dt.datetime(2024, 1, 2, 3, 4, 5, micro, tzinfo=dt.UTC),
+         dt.datetime(1999, 12, 31, 23, 59, 59, micro), dt.time(13, 14, 15, micro),
+         dt.date(2024, 2, 29)) for micro in micros]
+
+
 def test_rerun_needs_yes_and_gives_the_same_result(source, migrate, pg_exec, target_state):
     pg_exec(TARGET)
     assert migrate(source).returncode == 0

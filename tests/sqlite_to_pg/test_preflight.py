@@ -25,7 +25,11 @@ VALUE_CASES = [
     # of the canonical shape: Postgres refuses year 0 and reads 24:00 as the next day
     ("bad-datetime", "DATETIME", "timestamptz", "'0000-01-01 10:00:00.000000'"),
     ("bad-datetime", "DATETIME", "timestamp", "'2024-01-01 24:00:00.000000'"),
+    ("bad-datetime", "TIME", "time", "'24:00:00.000000'"),
     ("nul-byte", "DATETIME", "timestamptz", "'2024-01-01 10:00:00.000000' || char(0) || 'x'"),
+    ("nul-byte", "DATETIME", "timestamp", "'2024-01-01 10:00:00.123450' || char(0) || 'x'"),
+    ("nul-byte", "DATETIME", "timestamp", "'2024-01-01 10:00:00.123456' || char(0) || '0'"),
+    ("nul-byte", "TIME", "time", "'10:00:00.000000' || char(0) || 'x'"),
     ("invalid-utf8", "DATETIME", "timestamptz", "CAST(x'323032342dff' AS TEXT)"),
     ("epoch-in-datetime", "DATETIME", "timestamptz", "1714557600"),
     ("epoch-in-datetime", "DATETIME", "timestamptz", "0"),
