@@ -12,9 +12,11 @@ import re
 
 import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
 
 from benchmarks.migration.limit import psql_scripts
-from benchmarks.migration.results import format_table, split_from_report
+from benchmarks.migration.measure import Measurement
+from benchmarks.migration.results import Step, format_table, median_steps, split_from_report
 from benchmarks.migration.run import (
     DUCKDB,
     KEYS_IN_PLACE,
@@ -30,6 +32,8 @@ from sqlite_to_pg.indexes import save_indexes
 from sqlite_to_pg.sequences import sequence_states
 
 pytestmark = pytest.mark.requires_pg
+
+COPY_COMMAND = "migration command, copy engine"
 
 ROWS = 1000
 
@@ -112,5 +116,41 @@ def test_help_names_every_shape_and_option(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--help"])
     text = capsys.readouterr().out
-    for word in ("--rows", "--shape", "--workdir", "--keep", *SHAPES, "FREEZE", "DuckDB"):
+    for word in ("--rows", "--shape", "--workdir", "--keep", "--rounds", "warm-up", *SHAPES,
+                 "FREEZE", "DuckDB"):
         assert word in text
+
+
+def test_rounds_take_turns_and_each_step_shows_its_median_round(pg_server, tmp_path):
+    """Two rounds after the untimed warm-up: each step's row is its median (the faster of two)
+    and notes both rounds; the first round's databases are gone, the last round's kept."""
+    bench = Bench(pg_server.url, tmp_path, ROWS, SHAPES["json"], log=lambda text: None,
+                  steps=frozenset({"copy-command"}))
+    try:
+        bench.run(rounds=2)
+        assert (tmp_path / "json-warm-up.sql").exists()
+        assert [[step.name for step in steps] for steps in bench.rounds] == \
+            [[LIMIT, COPY_COMMAND]] * 2
+        for position, step in enumerate(bench.steps):
+            walls = [steps[position].measurement.seconds for steps in bench.rounds]
+            assert step.measurement.seconds == min(walls)
+            assert step.note.endswith(f"median of 2 rounds: {walls[0]:.1f} / {walls[1]:.1f} s")
+        assert bench.steps[1].note.startswith("verified 10 tables; ")
+        with contextlib.closing(psycopg2.connect(libpq_url(pg_server.url))) as conn, \
+                conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database")
+            names = {row[0] for row in cur.fetchall()}
+        assert {make_url(url).database for url in bench.step_databases.values()} <= names
+        assert len(bench.databases) == 3  # the plan's, the last limit's and command's
+    finally:
+        bench.drop_databases()
+
+
+def test_median_round_is_the_lower_middle():
+    def step(seconds: float) -> Step:
+        return Step("s", Measurement(seconds, 0, 1), 10)
+
+    rounds = [[step(3.0)], [step(1.0)], [step(2.0)], [step(9.0)]]
+    [median] = median_steps(rounds)
+    assert median.measurement.seconds == 2.0
+    assert median.note == "median of 4 rounds: 3.0 / 1.0 / 2.0 / 9.0 s"

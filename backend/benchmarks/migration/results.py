@@ -37,6 +37,21 @@ def split_from_report(report: dict) -> tuple[float, float, float]:
     return report["seconds"] - load, load - verify, verify
 
 
+def median_steps(rounds: list[list[Step]]) -> list[Step]:
+    """Each step's median round (by wall time; the lower middle of an even count), noting
+    every round's wall time when there was more than one."""
+    steps = []
+    for same in zip(*rounds, strict=True):
+        ordered = sorted(same, key=lambda step: step.measurement.seconds)
+        median = ordered[(len(ordered) - 1) // 2]
+        if len(same) > 1:
+            walls = " / ".join(f"{step.measurement.seconds:.1f}" for step in same)
+            median.note = "; ".join(part for part in (
+                median.note, f"median of {len(same)} rounds: {walls} s") if part)
+        steps.append(median)
+    return steps
+
+
 def format_table(steps: list[Step]) -> str:
     """The result table (Markdown); "× limit" is each step's wall time over the limit's."""
     limit = steps[0].measurement.seconds

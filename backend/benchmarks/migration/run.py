@@ -18,6 +18,12 @@ measured from outside: wall seconds and the peak RSS of its whole process tree.
                    scripts/migrate_sqlite_to_pg.sh --engine E --yes: plan, preflight, load,
                    sequences, verify; with its JSON report's preflight / load / verify seconds
 
+Before anything is measured, the limit runs once untimed (a warm-up): a new cluster has to create
+its WAL files as the first load writes them, which made the first step, the limit, up to 1.6×
+slower than when it ran again. ``--rounds N`` measures every step N times, in turns, and shows
+each step's median round (with every round's time in its note): this machine's speed drifts by a
+quarter within minutes.
+
 "x limit" is a step's wall time over the limit's (1.00 = the limit; issue #11 asks <= 1.5 of
 the copy engine's migration command). Prints one Markdown table per shape.
 """
@@ -41,7 +47,7 @@ from sqlalchemy.engine import make_url
 from benchmarks.migration.bench_plan import read_bench_plan, split_password
 from benchmarks.migration.limit import export_copy_text, psql_scripts
 from benchmarks.migration.measure import Measurement, measure
-from benchmarks.migration.results import Step, format_table, split_from_report
+from benchmarks.migration.results import Step, format_table, median_steps, split_from_report
 from benchmarks.migration.shapes import SHAPES, DataShape
 from foundation.database_urls import libpq_url, redact_text
 from foundation.throwaway_postgres import create_database, drop_database, provide_server
@@ -86,7 +92,8 @@ class Bench:
         self.sqlite_path = workdir / f"{shape.name}-{rows}.sqlite"
         self.databases: list[str] = []
         self.step_databases: dict[str, str] = {}  # step name -> the database it loaded
-        self.steps: list[Step] = []
+        self.steps: list[Step] = []  # the current round's
+        self.rounds: list[list[Step]] = []
         self.total_rows = 0
         self.plan: Plan | None = None
         self.plan_url = ""
@@ -100,10 +107,11 @@ class Bench:
         self.shape.apply_target_schema(url)
         return url
 
-    def drop_databases(self) -> None:
-        """Drop every database this run created."""
-        for url in self.databases:
+    def drop_databases(self, urls: list[str] | None = None) -> None:
+        """Drop these databases of this run (default: every one it has not dropped yet)."""
+        for url in list(self.databases if urls is None else urls):
             drop_database(self.admin_url, make_url(url).database)
+            self.databases.remove(url)
 
     def record(self, name: str, measurement: Measurement, note: str = "") -> Step:
         """Keep a measured step for the table; a failed step stops the run with its output."""
@@ -115,8 +123,9 @@ class Bench:
         self.log(f"  {name}: {measurement.seconds:.1f} s, {measurement.peak_rss_mb:.0f} MB")
         return step
 
-    def run(self) -> None:
-        """Build (or reuse) the source, export the COPY text, then measure every step."""
+    def run(self, rounds: int = 1) -> None:
+        """Build (or reuse) the source, export the COPY text, warm the server up, then measure
+        every step ``rounds`` times in turns; ``steps`` ends as each step's median round."""
         if self.sqlite_path.exists():
             self.log(f"reusing {self.sqlite_path}")
         else:
@@ -130,16 +139,38 @@ class Bench:
         files = export_copy_text(self.sqlite_path, self.plan, export_dir)
         self.total_rows = sum(_count_lines(path) for path in files.values())
         scripts = psql_scripts(plan_url, self.plan, files)
-        self._psql(LIMIT, scripts["limit"], "limit")
-        if "keys-in-place" in self.wanted:
-            self._psql(KEYS_IN_PLACE, scripts["keys in place"], "keys-in-place")
-        if "pgloader-alone" in self.wanted:
-            self._pgloader_alone()
-        if "duckdb" in self.wanted:
-            self._duckdb()
-        for engine in ENGINES:
-            if f"{engine}-command" in self.wanted:
-                self._migration_command(engine)
+        self._warm_up(scripts["limit"])
+        for number in range(1, rounds + 1):
+            if rounds > 1:
+                self.log(f"round {number} of {rounds}")
+            self.steps, first_database = [], len(self.databases)
+            self._psql(LIMIT, scripts["limit"], "limit")
+            if "keys-in-place" in self.wanted:
+                self._psql(KEYS_IN_PLACE, scripts["keys in place"], "keys-in-place")
+            if "pgloader-alone" in self.wanted:
+                self._pgloader_alone()
+            if "duckdb" in self.wanted:
+                self._duckdb()
+            for engine in ENGINES:
+                if f"{engine}-command" in self.wanted:
+                    self._migration_command(engine)
+            self.rounds.append(self.steps)
+            if number < rounds and not self.keep:  # the last round's stay, as with one round
+                self.drop_databases(self.databases[first_database:])
+        self.steps = median_steps(self.rounds)
+
+    def _warm_up(self, script_text: str) -> None:
+        """The limit once, untimed, so every measured step finds the server's WAL files made."""
+        warm_url = self.fresh_database()
+        url, environment = split_password(warm_url)
+        script = self.workdir / f"{self.shape.name}-warm-up.sql"
+        script.write_text(script_text)
+        self.log("warm-up (untimed): the limit once")
+        warm = measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url], env=environment)
+        if warm.returncode != 0:
+            raise RuntimeError(f"warm-up failed: {redact_text(warm.stderr.strip()[-2000:])}")
+        if not self.keep:
+            self.drop_databases([warm_url])
 
     def _psql(self, name: str, script_text: str, label: str) -> None:
         url, environment = split_password(self.fresh_database(name))
@@ -225,6 +256,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", default=",".join(OPTIONAL_STEPS),
                         help="comma-separated steps to run besides the limit, which always "
                              f"runs (default: all of {', '.join(OPTIONAL_STEPS)})")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every step this many times, in turns, and show each "
+                             "step's median (default 1)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the benchmark databases and the work directory")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -260,7 +294,7 @@ def _run(args: argparse.Namespace, workdir: Path) -> int:
             bench = Bench(server.url, workdir, args.rows, shape, keep=args.keep,
                           log=lambda text: print(text, flush=True), steps=steps)
             try:
-                bench.run()
+                bench.run(args.rounds)
             except RuntimeError as exc:
                 print(f"benchmark failed: {exc}", file=sys.stderr)
                 return 1
