@@ -49,10 +49,19 @@ def anchor_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
     return keys if primary and len(keys) == len(primary.columns) else hashed
 
 
+# The staging CSV's quote character: byte 0x01, which JSON text Postgres accepts never holds raw
+# (a control character must be escaped in a JSON string, and only spaces may stand between
+# tokens) and keys seldom do, so JSON's many double quotes go through as they are (SQLite's
+# share of the staging: 1.26 → 0.80 s on 1M payloads); a 0x01 in a field is doubled.
+_QUOTE = "char(1)"
+_COPY_OPTIONS = "FORMAT csv, QUOTE E'\\x01'"
+
+
 def _csv_field(text_sql: str) -> str:
-    """A SQLite text as one CSV field: quoted, its quotes doubled; NULL as the empty field."""
-    return (f"CASE WHEN ({text_sql}) IS NULL THEN '' "
-            f"ELSE '\"' || replace({text_sql}, '\"', '\"\"') || '\"' END")
+    """A SQLite text as one CSV field: quoted by ``_QUOTE``, a quote in it doubled; NULL as
+    the empty field."""
+    return (f"CASE WHEN ({text_sql}) IS NULL THEN '' ELSE {_QUOTE} || "
+            f"replace({text_sql}, {_QUOTE}, {_QUOTE} || {_QUOTE}) || {_QUOTE} END")
 
 
 def _source_row_sql(table: TablePlan, apart: tuple[TargetColumn, ...],
@@ -76,7 +85,7 @@ def stage_source(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetCo
     with ReaderProcesses(sqlite_path, processes) as readers:
         stream = readers.stream_rows(table, _source_row_sql(table, apart, coercions),
                                      lambda rows: None, hashed=False, lines=False)
-        cur.copy_expert(sql.SQL("COPY {} FROM STDIN WITH (FORMAT csv)").format(staged)
+        cur.copy_expert(sql.SQL(f"COPY {{}} FROM STDIN WITH ({_COPY_OPTIONS})").format(staged)
                         .as_string(cur), stream)
         readers.ended(stream)
     return staged

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.requires_pg
 
 PAYLOADS = ['{"b": 1, "a": "x\\"y\\ttab", "b": 2}', None, "5", "[1.50, 1e2, -0]", 2.5,
             '{"nested": {"z": [true, false, null], "é": "ü"}}', '"\\ud83d\\ude00"', "{}",
-            '{\n  "pretty": [1,\r\n    "a,\\"b\\""],\t"quote": "\'\\"\'"\n}']
+            '{\n  "pretty": [1,\r\n    "a,\\"b\\""],\t"quote": "\'\\"\'"\n}',
+            '["a\\u0001b", "\\u0001"]']  # the staging's CSV quote byte, escaped
 
 
 @pytest.fixture(params=["primary key", "no key"])
@@ -28,7 +29,9 @@ def loaded(request, make_sqlite, pg_exec, pg_url):
     """Tied to the primary key, or (without one) to the rest of the row."""
     key = " PRIMARY KEY" if request.param == "primary key" else ""
     pg_exec(f"CREATE TABLE event (id integer{key}, kind text, payload jsonb, extra jsonb)")
-    rows = [(i, f"kind {i % 3}", payload, None if i % 2 else f'{{"n": {i}}}')
+    # a kind with a raw 0x01 (the staging's CSV quote byte) in the rows tied by their rest
+    rows = [(i, f"kind {i % 3}" + ("\x01x\x01" if i % 4 == 0 else ""), payload,
+             None if i % 2 else f'{{"n": {i}}}')
             for i, payload in enumerate(PAYLOADS * 5, start=1)]
     source = make_sqlite("CREATE TABLE event (id INTEGER PRIMARY KEY, kind TEXT, payload JSON, "
                          "extra JSON);", {"event": rows})
