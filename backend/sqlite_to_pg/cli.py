@@ -49,7 +49,9 @@ exit codes:
   {EXIT_VERIFY_FAILED}  verification failed: nothing kept (copy: rolled back, the target is as it
      was; pgloader: the loaded tables' earlier rows, sequences and keys put back)
   {EXIT_USAGE}  usage error, missing file, unreachable database, engine not available
-  {EXIT_PREFLIGHT}  preflight found values Postgres would reject or change: nothing written
+  {EXIT_PREFLIGHT}  preflight found values Postgres would reject or change: nothing kept (what
+     neither the load nor verify would catch is checked before the load, writing nothing;
+     the rest, once the load refused a value and was undone, as for {EXIT_VERIFY_FAILED})
   {EXIT_LOAD_FAILED}  the load failed or was interrupted: copy rolls back (the target is as it
      was); pgloader puts back the rows, sequence positions and keys it saved in its journal,
      or, when it cannot (database down), says so and the next run does it before loading
@@ -196,10 +198,12 @@ class Run:
         self.progress.note(f"source {args.sqlite} → target {redact_url(args.pg)}")
         repair_before_reading(args, self.progress)
         plan, snapshot, occupied = read_state(args)
-        # The built-in loader refuses some bad values itself (in its one transaction, so
-        # nothing is kept): it is preceded by the checks it cannot do, and followed, if it
-        # fails, by the whole preflight, which names every problem.
-        before_load = args.engine == "copy" and not args.dry_run
+        # A bad value stops the load or fails verify, which sees every value stored other
+        # than as sent, and either engine then leaves the target as it was (the built-in one
+        # rolls its one transaction back; pgloader stops on an error and its engine undoes the
+        # load from its journal). So the load is preceded only by the checks neither can do,
+        # and followed, if it fails, by the whole preflight, which names every problem.
+        before_load = not args.dry_run
         self.preflight = self._preflight(plan, before_load)
         if before_load and not self.preflight.ok:  # refused anyway: name every problem
             self.preflight = self._preflight(plan, before_load=False)
@@ -271,17 +275,21 @@ class Run:
         return report
 
     def _name_what_the_load_refused(self, plan: Plan, what_happened: str) -> None:
-        """After a failed built-in load (rolled back): the whole preflight; its findings, if
+        """After a failed load (undone by its engine): the whole preflight; its findings, if
         any, are the error (exit 3), as if it had run first."""
-        self.progress.note(f"{what_happened.split(':', 1)[0]} (rolled back, nothing kept); "
+        copy = self.args.engine == "copy"
+        self.progress.note(f"{what_happened.split(':', 1)[0]} "
+                           f"({'rolled back, nothing kept' if copy else 'undone by the engine'}); "
                            "running the whole preflight to name every value")
         full = self._preflight(plan, before_load=False)
         if full.ok:
             return
         self.preflight = full
         print(format_findings(full.findings))
+        undone = ("it was rolled back: nothing was kept" if copy else
+                  "the pgloader engine undid it from its journal (above: what it did)")
         raise CliError(f"preflight found problems (above) that the load refused ({what_happened})"
-                       "; it was rolled back: nothing was written", EXIT_PREFLIGHT)
+                       f"; {undone}", EXIT_PREFLIGHT)
 
     def write_report(self, code: int) -> None:
         if self.args.report is None:

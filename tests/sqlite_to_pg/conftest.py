@@ -28,12 +28,6 @@ NOT_FOR_PGLOADER = {
         "text_loads_exactly (test_sakila.py)",
     "test_a_comma_list_loads_only_with_its_coercion_and_is_counted":
         "the CLI refuses --allow-coercion with pgloader (test_pgloader_command.py)",
-    "test_the_copy_engine_leaves_to_the_load_what_it_refuses_then_names_it":
-        "pgloader converts by itself: its whole preflight runs first "
-        "(test_each_value_category_is_named_and_nothing_is_written)",
-    "test_the_copy_load_stops_at_a_value_it_cannot_convert_then_names_it":
-        "pgloader converts by itself: its whole preflight runs first "
-        "(test_each_value_category_is_named_and_nothing_is_written)",
 }
 
 
