@@ -224,7 +224,8 @@ class Run:
             raise CliError("--allow-coercion needs --engine copy (pgloader cannot apply it)",
                            EXIT_USAGE)
         try:
-            options = {"coercions": self.coercions} if args.engine == "copy" else {}
+            options = ({"coercions": self.coercions, "expected_rows": self.preflight.row_counts}
+                       if args.engine == "copy" else {})
             engine = engines.get_engine(args.engine, **options)
         except engines.EngineUnavailable as exc:
             raise CliError(str(exc), EXIT_USAGE) from exc

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,8 +102,12 @@ class CopyEngine:
 
     name = "copy"
 
-    def __init__(self, coercions: frozenset[str] = frozenset()) -> None:
+    def __init__(self, coercions: frozenset[str] = frozenset(),
+                 expected_rows: Mapping[str, int] | None = None) -> None:
         self.coercions = frozenset(coercions)
+        # rows per table for the progress display, when the caller has counted them already
+        # (the preflight has: a count of a table without an index reads all of it)
+        self.expected_rows = dict(expected_rows or {})
         self.source_checksums: SourceChecksums | None = None  # filled by ``load``
 
     def load(self, plan: Plan, *, sqlite_path: Path, pg_url: str, progress: Progress,
@@ -169,7 +173,9 @@ class CopyEngine:
     def _copy_table(self, cur, table: TablePlan, sqlite_path: Path, readers: ReaderProcesses,
                     progress: Progress, *, freeze: bool) -> TableLoad:
         started = time.monotonic()
-        progress.start_table(table.name, count_source_rows(sqlite_path, table))
+        expected = self.expected_rows.get(table.name)
+        progress.start_table(table.name, count_source_rows(sqlite_path, table)
+                             if expected is None else expected)
         copy = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
             table.target.identifier,
             sql.SQL(", ").join(sql.Identifier(col.name) for col in load_columns(table)),
