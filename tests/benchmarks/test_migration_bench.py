@@ -134,7 +134,12 @@ def test_rounds_take_turns_and_each_step_shows_its_median_round(pg_server, tmp_p
         for position, step in enumerate(bench.steps):
             walls = [steps[position].measurement.seconds for steps in bench.rounds]
             assert step.measurement.seconds == min(walls)
-            assert step.note.endswith(f"median of 2 rounds: {walls[0]:.1f} / {walls[1]:.1f} s")
+            assert f"median of 2 rounds: {walls[0]:.1f} / {walls[1]:.1f} s" in step.note
+        ratios = [steps[1].measurement.seconds / steps[0].measurement.seconds
+                  for steps in bench.rounds]
+        assert bench.steps[1].note.endswith(
+            f"× that round's limit: {ratios[0]:.2f} / {ratios[1]:.2f}")
+        assert "×" not in bench.steps[0].note
         assert bench.steps[1].note.startswith("verified 10 tables; ")
         with contextlib.closing(psycopg2.connect(libpq_url(pg_server.url))) as conn, \
                 conn.cursor() as cur:
@@ -150,7 +155,10 @@ def test_median_round_is_the_lower_middle():
     def step(seconds: float) -> Step:
         return Step("s", Measurement(seconds, 0, 1), 10)
 
-    rounds = [[step(3.0)], [step(1.0)], [step(2.0)], [step(9.0)]]
-    [median] = median_steps(rounds)
-    assert median.measurement.seconds == 2.0
-    assert median.note == "median of 4 rounds: 3.0 / 1.0 / 2.0 / 9.0 s"
+    rounds = [[step(1.0), step(3.0)], [step(1.0), step(1.0)], [step(2.0), step(2.0)],
+              [step(3.0), step(9.0)]]
+    limit, median = median_steps(rounds)
+    assert (limit.measurement.seconds, median.measurement.seconds) == (1.0, 2.0)
+    assert limit.note == "median of 4 rounds: 1.0 / 1.0 / 2.0 / 3.0 s"
+    assert median.note == ("median of 4 rounds: 3.0 / 1.0 / 2.0 / 9.0 s; "
+                           "× that round's limit: 3.00 / 1.00 / 1.00 / 3.00")

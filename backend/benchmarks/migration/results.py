@@ -39,15 +39,20 @@ def split_from_report(report: dict) -> tuple[float, float, float]:
 
 def median_steps(rounds: list[list[Step]]) -> list[Step]:
     """Each step's median round (by wall time; the lower middle of an even count), noting
-    every round's wall time when there was more than one."""
+    every round's wall time when there was more than one, and (but for the limit, each round's
+    first step) its time over the limit's of the same round."""
     steps = []
-    for same in zip(*rounds, strict=True):
+    for position, same in enumerate(zip(*rounds, strict=True)):
         ordered = sorted(same, key=lambda step: step.measurement.seconds)
         median = ordered[(len(ordered) - 1) // 2]
         if len(same) > 1:
             walls = " / ".join(f"{step.measurement.seconds:.1f}" for step in same)
-            median.note = "; ".join(part for part in (
-                median.note, f"median of {len(same)} rounds: {walls} s") if part)
+            parts = [median.note, f"median of {len(same)} rounds: {walls} s"]
+            if position:
+                parts.append("× that round's limit: " + " / ".join(
+                    f"{step.measurement.seconds / steps_of_round[0].measurement.seconds:.2f}"
+                    for step, steps_of_round in zip(same, rounds, strict=True)))
+            median.note = "; ".join(part for part in parts if part)
         steps.append(median)
     return steps
 
