@@ -92,13 +92,17 @@ def stage_source(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetCo
 
 
 def _differing_apart(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetColumn, ...],
-                     coercions: frozenset[str], source_hash: tuple[int, int] | None) -> str | None:
-    """A problem line when a column of ``apart`` differs between the sides, else None; with
-    the source's ``source_hash`` known, only the target is read unless the two differ."""
-    if source_hash is not None and target_hash(cur, table, apart) == source_hash:
+                     coercions: frozenset[str], known_source: tuple[int, int] | None) -> str | None:
+    """A problem line when a column of ``apart`` differs between the sides, else None. The
+    target is hashed once; with the source's hash ``known_source`` equal to it, nothing else
+    is read; otherwise the source is staged and hashed here, and only if the two still differ
+    are the differences named."""
+    target = target_hash(cur, table, apart)
+    if known_source is not None and target == known_source:
         return None
     staged = stage_source(sqlite_path, cur, table, apart, coercions)
-    found = _compare(cur, table, apart, staged)
+    found = (None if source_hash(cur, table, apart, staged) == target
+             else _name_differences(cur, table, apart, staged))
     cur.execute(sql.SQL("DROP TABLE {}").format(staged))
     return found
 
@@ -163,15 +167,12 @@ def target_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...]) -> tuple
     return _rows_hash(cur, pg_tab_joined(_row_parts(table, apart)[1]), table.target.identifier)
 
 
-def _compare(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
-             staged: sql.Identifier) -> str | None:
-    """One scan per side comparing (rows, hash sum) of each row's rest + jsonb texts; only on a
-    difference, per-column multiset comparisons that name the columns and a few rows."""
+def _name_differences(cur, table: TablePlan, apart: tuple[TargetColumn, ...],
+                      staged: sql.Identifier) -> str:
+    """The problem line for sides whose hashes differ: per-column multiset comparisons name the
+    columns, and a few source rows the target lacks are shown by their beginning."""
     source_parts, target_parts = _row_parts(table, apart)
     source_row, target_row = pg_tab_joined(source_parts), pg_tab_joined(target_parts)
-    if (_rows_hash(cur, source_row, staged)
-            == _rows_hash(cur, target_row, table.target.identifier)):
-        return None
     differing = [col.name for i, col in enumerate(apart)
                  if _multiset_differs(cur, table, staged, source_parts[0], target_parts[0],
                                       source_parts[i + 1], target_parts[i + 1])]
