@@ -162,3 +162,10 @@ def test_median_round_is_the_lower_middle():
     assert limit.note == "median of 4 rounds: 1.0 / 1.0 / 2.0 / 3.0 s"
     assert median.note == ("median of 4 rounds: 3.0 / 1.0 / 2.0 / 9.0 s; "
                            "× that round's limit: 3.00 / 1.00 / 1.00 / 3.00")
+
+
+@pytest.mark.parametrize("rounds", ["0", "-2", "two"])
+def test_rounds_must_be_a_whole_number_of_at_least_one(rounds, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--rounds", rounds])
+    assert "is not a whole number of at least 1" in capsys.readouterr().err

@@ -162,24 +162,29 @@ class Bench:
     def _warm_up(self, script_text: str) -> None:
         """The limit once, untimed, so every measured step finds the server's WAL files made."""
         warm_url = self.fresh_database()
-        url, environment = split_password(warm_url)
-        script = self.workdir / f"{self.shape.name}-warm-up.sql"
-        script.write_text(script_text)
         self.log("warm-up (untimed): the limit once")
-        warm = measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url], env=environment)
+        _url, warm = self._run_script(warm_url, script_text, "warm-up")
         if warm.returncode != 0:
             raise RuntimeError(f"warm-up failed: {redact_text(warm.stderr.strip()[-2000:])}")
         if not self.keep:
             self.drop_databases([warm_url])
 
     def _psql(self, name: str, script_text: str, label: str) -> None:
-        url, environment = split_password(self.fresh_database(name))
+        database_url = self.fresh_database(name)
+        self.log(f"{name} …")
+        url, measurement = self._run_script(database_url, script_text, label)
+        self.record(name, measurement)
+        self._expect_rows(url, name)
+
+    def _run_script(self, database_url: str, script_text: str,
+                    label: str) -> tuple[str, Measurement]:
+        """``psql -1 -f`` of the script (kept as ``<shape>-<label>.sql``) on that database:
+        (its URL without the password, which goes by the environment; the measurement)."""
+        url, environment = split_password(database_url)
         script = self.workdir / f"{self.shape.name}-{label}.sql"
         script.write_text(script_text)
-        self.log(f"{name} …")
-        self.record(name, measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url],
-                                  env=environment))
-        self._expect_rows(url, name)
+        return url, measure(["psql", "-X", "-q", "-1", "-f", str(script), "-d", url],
+                            env=environment)
 
     def _pgloader_alone(self) -> None:
         url = self.fresh_database(PGLOADER_ALONE)
@@ -243,6 +248,17 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (``--rounds``)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The benchmark's command line (see ``--help``)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.migration", description=__doc__,
@@ -256,7 +272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", default=",".join(OPTIONAL_STEPS),
                         help="comma-separated steps to run besides the limit, which always "
                              f"runs (default: all of {', '.join(OPTIONAL_STEPS)})")
-    parser.add_argument("--rounds", type=int, default=1,
+    parser.add_argument("--rounds", type=_positive, default=1,
                         help="measure every step this many times, in turns, and show each "
                              "step's median (default 1)")
     parser.add_argument("--keep", action="store_true",
