@@ -17,7 +17,6 @@ from sqlite_to_pg.type_functions import ARRAY_ELEMENT_TYPES
 from sqlite_to_pg.value_base import (
     Check,
     Converter,
-    escape_pg,
     escape_sqlite,
     text_as_blob,
     text_checks,
@@ -72,7 +71,7 @@ class IntervalValue(Converter):
     def copy_sql(self, x: str) -> str:
         return f"CASE WHEN {x} IS NOT NULL THEN cutover_interval({text_as_blob(x)}) END"
 
-    def pg_sql(self, col: str) -> str:  # no format(): its % would clash with query params
+    def pg_text_sql(self, col: str) -> str:  # no format(): its % would clash with query params
         months = f"(extract(year FROM {col}) * 12 + extract(month FROM {col}))::bigint"
         micros = (f"(extract(hour FROM {col}) * 3600000000 + extract(minute FROM {col}) "
                   f"* 60000000 + extract(microseconds FROM {col}))::bigint")
@@ -178,12 +177,12 @@ class ArrayValue(Converter):
         return escape_sqlite(f"CASE WHEN {x} IS NOT NULL "
                              f"THEN cutover_array({self._args(x, comma)}) END")
 
-    def pg_sql(self, col: str) -> str:
+    def pg_text_sql(self, col: str) -> str:
         element = ("CASE WHEN e IS NULL THEN 'NULL' ELSE '\"' || "
                    "replace(replace(e::text, '\\', '\\\\'), '\"', '\\\"') || '\"' END")
         listed = (f"array_to_string(ARRAY(SELECT {element} FROM unnest({col}) "
                   f"WITH ORDINALITY AS u(e, n) ORDER BY n), ',')")
-        return escape_pg(f"CASE WHEN {col} IS NOT NULL THEN '{{' || {listed} || '}}' END")
+        return f"CASE WHEN {col} IS NOT NULL THEN '{{' || {listed} || '}}' END"
 
     def checks(self, x: str) -> list[Check]:
         comma = int("comma-list" in self.coercions)
@@ -200,7 +199,7 @@ def money_converter(numeric: type[Converter]):
         def __init__(self, column: TargetColumn, coercions: frozenset[str] = frozenset()):
             super().__init__(dataclasses.replace(column, precision=18, scale=2), coercions)
 
-        def pg_sql(self, col: str) -> str:
+        def pg_text_sql(self, col: str) -> str:
             return f"{col}::numeric::text"
 
     return MoneyValue

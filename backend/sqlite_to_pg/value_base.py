@@ -85,8 +85,16 @@ class Converter:
         """The canonical text where it is not what the load sends (see json_value.JsonValue)."""
         return self.copy_sql(x)
 
+    def pg_text_sql(self, col: str) -> str:
+        """A Postgres expression giving the stored column's canonical text, unescaped (COPY TO
+        escapes it the way ``copy_sql`` does; ``target_checksum``)."""
+        return f"{col}::text"
+
     def pg_sql(self, col: str) -> str:
-        return escape_pg(f"{col}::text") if self.escaped else f"{col}::text"
+        """``pg_text_sql`` escaped in SQL where the value may need it: the field as it stands
+        in a COPY row."""
+        text = self.pg_text_sql(col)
+        return escape_pg(text) if self.escaped else text
 
     def checks(self, x: str) -> list[Check]:
         return []

@@ -245,7 +245,7 @@ class DateTimeValue(Converter):
                 f"WHEN {x} GLOB '{_LOAD_GLOB[self.kind]}' THEN "
                 f"CASE WHEN {x} NOT LIKE '%0' THEN {x} ELSE rtrim({x}, '0') END ")
 
-    def pg_sql(self, col: str) -> str:
+    def pg_text_sql(self, col: str) -> str:
         return _PG_FORMAT[self.kind].format(col=col)
 
     def checks(self, x: str) -> list[Check]:

@@ -4,11 +4,12 @@ Per table: the row count and an order-independent content checksum — the sum, 
 the first 64 bits of the md5 of each row's canonical text, which is the row's COPY text
 (``values.hash_rows_query``, newline included) without the jsonb columns, which
 ``sqlite_to_pg.jsonb_verify`` compares apart. On SQLite the rows are hashed in Python; on
-Postgres ``values.pg_row_sql`` prints every stored row the same way and hashes it in SQL,
-under the fixed session settings. The built-in loader hashes the very rows it streams
-(``SourceChecksums``), so verify after that load reads only Postgres; otherwise (another
-engine, verify alone) a source thread reads SQLite while Postgres works (one: two threads
-fetching rows spent more time passing the GIL back and forth than they gained).
+Postgres, COPY TO prints every stored row the same way, under the fixed session settings, and
+this process hashes them as they arrive (``target_checksum``). The built-in loader hashes the
+very rows it streams (``SourceChecksums``), so verify after that load reads only Postgres;
+otherwise (another engine, verify alone) a source thread reads SQLite while Postgres works
+(one: two threads fetching rows spent more time passing the GIL back and forth than they
+gained).
 Then: every serial and identity sequence ahead of its column, every foreign key validated
 (plus an anti-join spot check), and the constraint and index snapshot equal to the one taken
 before the load. Every mismatch names its table and the differing columns (a per-column
@@ -37,6 +38,7 @@ from sqlite_to_pg.jsonb_verify import compare_apart
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
 from sqlite_to_pg.sequences import sequence_states
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
+from sqlite_to_pg.target_checksum import pg_checksum
 from sqlite_to_pg.values import (
     apply_session_settings,
     copy_row_sql,
@@ -165,14 +167,6 @@ def pg_row_hash_sql(table: TablePlan) -> str:
     return pg_text_hash_sql(pg_row_sql(hashed_columns(table.columns), newline=True))
 
 
-def pg_checksum(cur, table: TablePlan) -> tuple[int, int]:
-    """(rows, checksum) of the target table, computed in Postgres."""
-    cur.execute(sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {}").format(
-        sql.SQL(pg_row_hash_sql(table)), table.target.identifier))
-    rows, total = cur.fetchone()
-    return rows, int(total) % MOD
-
-
 def _key_columns(table: TablePlan):
     primary = next((key for key in table.target.unique_keys if key.primary), None)
     names = primary.columns if primary else ()
@@ -260,6 +254,8 @@ def check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int
     started = time.monotonic()
     target_rows, target_sum = pg_checksum(cur, table)
     source_rows, source_sum = source.result().result if isinstance(source, Future) else source
+    if (target_rows, target_sum) != (source_rows, source_sum):  # see target_checksum
+        target_rows, target_sum = pg_checksum(cur, table, raw_controls=True)
     check = TableCheck(table.name, source_rows, target_rows, source_sum, target_sum,
                        time.monotonic() - started)
     if not check.ok:

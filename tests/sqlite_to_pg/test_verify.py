@@ -14,6 +14,7 @@ from sqlite_to_pg.catalog import open_source, read_plan
 from sqlite_to_pg.copy_engine import CopyEngine
 from sqlite_to_pg.preflight import is_rowid_alias
 from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.target_checksum import as_load_text
 from sqlite_to_pg.verify import SourceChecksums, sqlite_checksum, verify
 
 pytestmark = pytest.mark.requires_pg
@@ -34,14 +35,21 @@ def loaded(make_sqlite, pg_exec, pg_url):
     """(plan, source path, the engine after a committed load) of a small tricky source."""
     pg_exec(TARGET)
     source = make_sqlite(SOURCE, {"note": NOTES, "tag": [("a", 1), ("b", None)]})
+    engine = CopyEngine()
+    return load_verified(source, pg_url, engine), source, engine
+
+
+def load_verified(source: Path, pg_url: str, engine: CopyEngine | None = None):
+    """The plan of ``source`` into the test database, after ``engine`` (a new CopyEngine by
+    default) loaded and verified it."""
     with contextlib.closing(open_source(source)) as src, \
             contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
         plan = read_plan(src, cur)
-    engine = CopyEngine()
-    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
-                         finish=lambda conn: verify(plan, source, conn))
+    result = (engine or CopyEngine()).load(plan, sqlite_path=source, pg_url=pg_url,
+                                           progress=Progress(quiet=True),
+                                           finish=lambda conn: verify(plan, source, conn))
     assert result.committed and result.verification.ok, result.verification
-    return plan, source, engine
+    return plan
 
 
 def run_verify(plan, source: Path, pg_url: str, checksums=None):
@@ -110,14 +118,45 @@ def test_a_table_wider_than_a_postgres_call_verifies_and_names_its_last_column(
     source = make_sqlite(
         f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(f'{n} TEXT' for n in names)})",
         {"wide": [(row, *(f"r{row} {n}" for n in names)) for row in range(1, 6)]})
-    with contextlib.closing(open_source(source)) as src, \
-            contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
-        plan = read_plan(src, cur)
-    result = CopyEngine().load(plan, sqlite_path=source, pg_url=pg_url,
-                               progress=Progress(quiet=True),
-                               finish=lambda conn: verify(plan, source, conn))
-    assert result.committed and result.verification.ok, result.verification
+    plan = load_verified(source, pg_url)
     pg_exec("UPDATE wide SET c249 = 'changed' WHERE id = 4")
     assert run_verify(plan, source, pg_url).problems == [
         "wide: checksum; differing column(s): c249; "
         "rows differ for primary key(s) 4 (column(s) c249)"]
+
+
+# what COPY TO writes as \b, \f and \v (the load sends them raw), beside literal backslashes
+# followed by those letters, which both sides write as a doubled backslash and the letter
+CONTROLS = [(1, "bell\x07 back\x08space form\x0cfeed vertical\x0btab"),
+            (2, "literal: \\b \\f \\v \\\\b"),
+            (3, "\x08\\\x08\\b\\\x0b")]
+
+
+def test_copy_to_escapes_of_control_characters_are_read_as_the_load_wrote_them():
+    assert as_load_text(b"\\\\b\\b\\f\\v\\t\\\\\\b\\N\n") == b"\\\\b\x08\x0c\x0b\\t\\\\\x08\\N\n"
+
+
+@pytest.mark.parametrize(("row", "changed_to"), [
+    (1, "replace(v, chr(8), '\\b')"),   # a backspace became a backslash and a b
+    (2, "replace(v, '\\b', chr(8))"),   # and the other way round
+    (3, "replace(v, chr(11), chr(12))"),
+])
+def test_control_characters_verify_and_a_change_among_them_is_found(
+        row, changed_to, make_sqlite, pg_exec, pg_url):
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, v text)")
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", {"t": CONTROLS})
+    plan = load_verified(source, pg_url)
+    assert run_verify(plan, source, pg_url).ok  # with the source read again, too
+    pg_exec(f"UPDATE t SET v = {changed_to} WHERE id = {row}")
+    assert run_verify(plan, source, pg_url).problems == [
+        f"t: checksum; differing column(s): v; rows differ for primary key(s) {row} "
+        "(column(s) v)"]
+
+
+def test_control_characters_arrive_and_verify_with_either_engine(engine, migrate, make_sqlite,
+                                                                  pg_exec):
+    pg_exec("CREATE TABLE t (id integer PRIMARY KEY, v text)")
+    source = make_sqlite("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", {"t": CONTROLS})
+    run = migrate(source, "--yes")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert pg_exec("SELECT id, v FROM t ORDER BY id") == CONTROLS
