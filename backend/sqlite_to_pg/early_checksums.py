@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import Plan
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.source_scan import SourcePool
@@ -28,7 +29,7 @@ def hash_while_loading(sqlite_path: Path, plan: Plan, pg_url: str,
     (``jsonb_source_hashes``); the reads not started are cancelled on exit, and the running
     ones awaited (the jsonb work is cancelled)."""
     checksums = SourceChecksums(coercions, source_signature(sqlite_path))
-    with SourcePool(sqlite_path) as pool, \
+    with SourcePool(sqlite_path, library=BULK_SQLITE) as pool, \
             JsonbSourceHashes(sqlite_path, pg_url, plan.tables, coercions) as apart:
         for table in plan.tables:
             checksums.tables[table.name] = pool.submit(range_checksum, table, coercions)

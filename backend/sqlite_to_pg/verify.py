@@ -31,6 +31,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from sqlite_to_pg.jsonb_source_hashes import known_source_hash
@@ -345,7 +346,7 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
     result = Verification()
     known = {table.name: source_checksums.lookup(sqlite_path, table.name, coercions)
              for table in plan.tables} if source_checksums else {}
-    with SourcePool(sqlite_path, threads=SOURCE_THREADS) as pool:
+    with SourcePool(sqlite_path, threads=SOURCE_THREADS, library=BULK_SQLITE) as pool:
         sources = {table.name: known.get(table.name) or pool.submit(
             range_checksum, table, coercions) for table in plan.tables}
         with conn.cursor() as cur:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 
 import psycopg2
 import pytest
 
+from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import open_source, read_plan
 from sqlite_to_pg.preflight import run_preflight
-from sqlite_to_pg.source_scan import WHOLE_TABLE, rowid_ranges
+from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool, rowid_ranges
 
 pytestmark = pytest.mark.requires_pg
 
@@ -53,3 +55,11 @@ def test_preflight_finds_the_problems_of_every_range(big):
     assert found == {("bad-datetime", "at"): (1, ["rowid 2: '2024-02-30 10:00:00.000000'"]),
                      ("integer-out-of-range", "n"): (1, [f"rowid {2**40}: 70000"])}
     assert report.row_counts == {"big": len(ROWIDS), "small": 2}
+
+
+@pytest.mark.parametrize("library", [sqlite3, BULK_SQLITE])
+def test_the_pool_reads_with_the_library_it_is_given(library, big):
+    _, path = big
+    with SourcePool(path, library=library) as pool:
+        read = pool.submit(lambda conn: conn.execute("SELECT sqlite_version()").fetchone()[0])
+        assert read.result() == library.sqlite_version
