@@ -239,7 +239,8 @@ class Run:
             self.progress.note(f"sequences reset ({len(notices)}); verifying")
             verification = verify(plan, args.sqlite, conn, snapshot, coercions=self.coercions,
                                   progress=self.progress,
-                                  source_checksums=getattr(engine, "source_checksums", None))
+                                  source_checksums=getattr(engine, "source_checksums", None),
+                                  known_targets=getattr(engine, "target_checksums", None))
             if not verification.ok:  # setval outlives a rollback: put the sequences back
                 with conn.cursor() as cur:
                     restore_positions(cur, positions)

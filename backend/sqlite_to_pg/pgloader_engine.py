@@ -14,7 +14,9 @@ with rows rejected, so this engine never trusts it; it brackets it instead:
    fail naming the tables (the target is then as it was, rows included);
 5. otherwise, in one transaction: re-add the keys from the saved definitions, call the
    caller's ``finish`` (sequence reset + the same verification as every engine) and, only when
-   it says ok, drop the journal and commit; when it does not, clean up as in 4.
+   it says ok, drop the journal and commit; when it does not, clean up as in 4. While the
+   keys are re-added, a second connection checksums the loaded tables for verify
+   (``target_checksums_beside``).
 
 Everything runs as the role that owns the tables: no superuser, no ``disable triggers``.
 """
@@ -58,6 +60,7 @@ from sqlite_to_pg.pgloader_command import (
 )
 from sqlite_to_pg.pgloader_progress import CopyProgress
 from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.target_checksums_beside import TargetChecksumsBeside
 from sqlite_to_pg.verify import SourceChecksums
 
 _COPY_CONTEXT = re.compile(r"CONTEXT: COPY (?P<table>\S+?),")
@@ -187,6 +190,8 @@ class PgloaderEngine:
         self.workers = workers
         self.on_pgloader_start = on_pgloader_start
         self.source_checksums: SourceChecksums | None = None  # hashed while pgloader runs
+        # the target's (rows, checksum) per table, taken beside the keys' re-adding
+        self.target_checksums: dict[str, tuple[int, int]] | None = None
 
     def load(self, plan: Plan, *, sqlite_path: Path, pg_url: str, progress: Progress,
              finish: FinishStep) -> LoadResult:
@@ -216,7 +221,9 @@ class PgloaderEngine:
                 keys = self._prepare(conn, plan, progress)
                 with hash_while_loading(sqlite_path, plan, pg_url) as self.source_checksums:
                     counts = self._run(conn, plan, pg_url, environment, totals, progress)
-                    result = self._finish(conn, keys, finish, progress)
+                    recounted = {count.table: count.target_rows for count in counts}
+                    result = self._finish(conn, keys, finish, progress,
+                                          TargetChecksumsBeside(pg_url, plan, recounted))
             except BaseException as exc:
                 outcome = ("the target was left as it was" if _clean_up(conn, progress.note)
                            else "the clean-up cannot run now: the next run repairs the target "
@@ -263,12 +270,12 @@ class PgloaderEngine:
         shown.tables(counts, time.monotonic() - started)
         return counts
 
-    @staticmethod
-    def _finish(conn: Connection, keys: list[SavedForeignKey], finish: FinishStep,
-                progress: Progress) -> LoadResult:
-        with conn.cursor() as cur:
+    def _finish(self, conn: Connection, keys: list[SavedForeignKey], finish: FinishStep,
+                progress: Progress, beside: TargetChecksumsBeside) -> LoadResult:
+        with beside, conn.cursor() as cur:  # the checksums on a second connection meanwhile
             add_foreign_keys(cur, keys, on_each=lambda key: progress.note(
                 f"re-adding foreign key {key.table}.{key.name}"))
+            self.target_checksums = beside.usable()
         verification = finish(conn)
         result = LoadResult(engine=PgloaderEngine.name, verification=verification)
         if not getattr(verification, "ok", False):

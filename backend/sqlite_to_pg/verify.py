@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from psycopg2 import sql
 from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
+from sqlite_to_pg.foreign_key_spot_check import spot_check_foreign_keys
 from sqlite_to_pg.jsonb_source_hashes import known_source_hash
 from sqlite_to_pg.jsonb_verify import compare_apart
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
@@ -54,7 +55,6 @@ SOURCE_THREADS = 1
 CHUNK_ROWS = 5000
 KEY_DIFF_MAX_ROWS = 200_000   # name differing keys only for tables this small
 KEY_DIFF_SHOWN = 10
-SPOT_CHECK_FULL_ROWS = 100_000  # bigger tables get a sampled anti-join
 
 
 @dataclass
@@ -249,12 +249,18 @@ def differing_keys(sqlite_path: Path, cur, table: TablePlan,
 
 
 def check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int] | Future,
-                coercions: frozenset[str] = frozenset()) -> TableCheck:
+                coercions: frozenset[str] = frozenset(),
+                known_target: tuple[int, int] | None = None) -> TableCheck:
     """Compare the target's count and checksum with the source's (known, or being computed);
-    on a mismatch, name the differing columns and (small tables) the differing keys."""
+    on a mismatch, name the differing columns and (small tables) the differing keys.
+    ``known_target``: the target's (rows, checksum) taken on another connection, used only
+    where it equals the source's (``target_checksums_beside``)."""
     started = time.monotonic()
-    target_rows, target_sum = pg_checksum(cur, table)
-    source_rows, source_sum = source.result().result if isinstance(source, Future) else source
+    if known_target is not None and known_target == _resolved(source):
+        target_rows, target_sum = known_target
+    else:
+        target_rows, target_sum = pg_checksum(cur, table)
+    source_rows, source_sum = _resolved(source)
     if (target_rows, target_sum) != (source_rows, source_sum):  # see target_checksum
         target_rows, target_sum = pg_checksum(cur, table, raw_controls=True)
     check = TableCheck(table.name, source_rows, target_rows, source_sum, target_sum,
@@ -264,6 +270,10 @@ def check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int
         if max(source_rows, target_rows) <= KEY_DIFF_MAX_ROWS:
             check.differing_keys = differing_keys(sqlite_path, cur, table, coercions)
     return check
+
+
+def _resolved(source: tuple[int, int] | Future) -> tuple[int, int]:
+    return source.result().result if isinstance(source, Future) else source
 
 
 def describe_mismatch(check: TableCheck) -> str:
@@ -291,11 +301,12 @@ def failing_column(cur, table: TablePlan) -> str | None:
 
 
 def safe_check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int] | Future,
-                     coercions: frozenset[str]) -> tuple[TableCheck | None, str | None]:
+                     coercions: frozenset[str], known_target: tuple[int, int] | None = None
+                     ) -> tuple[TableCheck | None, str | None]:
     """``check_table`` that turns a Postgres error into a problem naming table and column."""
     cur.execute("SAVEPOINT cutover_verify_table")
     try:
-        check = check_table(sqlite_path, cur, table, source, coercions)
+        check = check_table(sqlite_path, cur, table, source, coercions, known_target)
     except psycopg2.Error as exc:
         cur.execute("ROLLBACK TO SAVEPOINT cutover_verify_table")
         column = failing_column(cur, table)
@@ -306,40 +317,16 @@ def safe_check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int
     return check, None
 
 
-def spot_check_foreign_keys(cur, plan: Plan, row_counts: dict[str, int]) -> list[str]:
-    """Anti-join each foreign key of the plan (sampled on big tables); returns problems."""
-    problems = []
-    for table in plan.tables:
-        sample = (sql.SQL("") if row_counts.get(table.name, 0) <= SPOT_CHECK_FULL_ROWS
-                  else sql.SQL(" TABLESAMPLE SYSTEM (1)"))
-        for fk in table.target.foreign_keys:
-            child = [sql.SQL("c.{}").format(sql.Identifier(name)) for name in fk.columns]
-            join = sql.SQL(" AND ").join(
-                sql.SQL("p.{} = {}").format(sql.Identifier(ref), col)
-                for ref, col in zip(fk.ref_columns, child, strict=True))
-            not_null = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(c) for c in child)
-            cur.execute(sql.SQL(
-                "SELECT count(*), (array_agg(({}) ORDER BY {}))[1:%s] FROM {} c{} "
-                "WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})").format(
-                    sql.SQL(" || ', ' || ").join(sql.SQL("{}::text").format(c) for c in child),
-                    sql.SQL(", ").join(child), table.target.identifier, sample, not_null,
-                    sql.Identifier(plan.schema, fk.ref_table), join), (KEY_DIFF_SHOWN,))
-            orphans, values = cur.fetchone()
-            if orphans:
-                problems.append(
-                    f"foreign key {table.name}.{fk.name} ({', '.join(fk.columns)}): {orphans} "
-                    f"rows reference no row of {fk.ref_table}, e.g. "
-                    f"{', '.join(f'({value})' for value in values)}")
-    return problems
-
-
 def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
            coercions: Iterable[str] = (), progress=None,
-           source_checksums: SourceChecksums | None = None) -> Verification:
+           source_checksums: SourceChecksums | None = None,
+           known_targets: Mapping[str, tuple[int, int]] | None = None) -> Verification:
     """Compare the target (as ``conn`` sees it) with the source; see the module docstring.
 
-    ``source_checksums`` (from the built-in loader) spares reading the source again for the
-    tables it covers, as long as the file has not changed since.
+    ``source_checksums`` (from the loader) spares reading the source again for the tables it
+    covers, as long as the file has not changed since; ``known_targets`` (the pgloader
+    engine's ``target_checksums_beside``) spares reading the target for a table whose known
+    (rows, checksum) equals the source's.
     """
     started = time.monotonic()
     coercions = frozenset(coercions)
@@ -353,7 +340,7 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
             apply_session_settings(cur)
             for table in plan.tables:
                 check, error = safe_check_table(sqlite_path, cur, table, sources[table.name],
-                                                coercions)
+                                                coercions, (known_targets or {}).get(table.name))
                 if error is not None:
                     result.problems.append(error)
                     continue
