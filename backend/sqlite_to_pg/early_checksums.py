@@ -17,7 +17,7 @@ from pathlib import Path
 from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import Plan
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
-from sqlite_to_pg.source_scan import SourcePool
+from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
 from sqlite_to_pg.verify import SourceChecksums, range_checksum, source_signature
 
 
@@ -32,6 +32,7 @@ def hash_while_loading(sqlite_path: Path, plan: Plan, pg_url: str,
     with SourcePool(sqlite_path, library=BULK_SQLITE) as pool, \
             JsonbSourceHashes(sqlite_path, pg_url, plan.tables, coercions) as apart:
         for table in plan.tables:
-            checksums.tables[table.name] = pool.submit(range_checksum, table, coercions)
+            checksums.tables[table.name] = pool.submit(range_checksum, table, coercions,
+                                                       WHOLE_TABLE, pool.native)
         checksums.apart = apart.start()
         yield checksums

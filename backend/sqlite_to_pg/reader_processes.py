@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 
 from foundation.sqlite_files import BULK_SQLITE, sqlite_version
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.engines import LoadFailed
 from sqlite_to_pg.reader_worker import (
@@ -161,6 +162,7 @@ class ReaderProcesses:
         self._workers: list[_Worker] = []
         self._streaming = False  # a stream started and not seen to end
         self._concat_ws = sqlite_version(library) >= CONCAT_WS_SINCE
+        self._native = native_rows.available(library)
         try:
             self._workers = [_Worker(self._path, library.__name__) for _ in range(processes)]
         except BaseException:
@@ -172,14 +174,19 @@ class ReaderProcesses:
         """Start reading ``table``'s COPY rows (``values.copy_row_blob_sql``) on the workers."""
         names = tuple(col.name for col in load_columns(table))
         apart = len(table.columns) - len(hashed_columns(table.columns))
-        row_sql = copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
-        return self.stream_rows(table, row_sql, on_rows, names=names, apart=apart)
+        native = (native_rows.copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
+                  if self._native else None)
+        row_sql = native or copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
+        return self.stream_rows(table, row_sql, on_rows, names=names, apart=apart,
+                                native=native is not None)
 
     def stream_rows(self, table: TablePlan, row_sql: str, on_rows: Callable[[int], None], *,
                     names: tuple[str, ...] = ("?",), apart: int = 0,
-                    hashed: bool = True, lines: bool = True) -> TableStream:
+                    hashed: bool = True, lines: bool = True,
+                    native: bool = False) -> TableStream:
         """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
-        of ``table`` on the workers, one rowid range each (``reader_worker.Task``)."""
+        of ``table`` on the workers, one rowid range each (``reader_worker.Task``; ``native``:
+        ``row_sql`` needs ``native_rows``, and the rows are hashed in C)."""
         if hashed and not lines:
             raise ValueError("rows that are not one line each cannot be hashed")
         if self._streaming:
@@ -190,7 +197,8 @@ class ReaderProcesses:
         workers = self._workers[:len(bounds)]
         for worker, (first, last) in zip(workers, bounds, strict=True):
             worker.send(Task(table.name, quote_sqlite(table.source.name), row_sql,
-                             rowid_name(table), first, last, names, apart, hashed, lines))
+                             rowid_name(table), first, last, names, apart, hashed, lines,
+                             native))
         return TableStream(table.name, workers, on_rows)
 
     def ended(self, stream: TableStream) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
 from foundation.sqlite_files import BULK_SQLITE
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import open_source
 from sqlite_to_pg.row_checksum import RowChecksum
 from sqlite_to_pg.values import REFUSED_MARK, refused_columns, register_functions
@@ -51,7 +52,8 @@ class Task:
     to read (None: unbounded); without a rowid the whole table is read row by row.
     ``lines``: each row is one line (COPY text, checked: a raw newline would split a row);
     false for rows that may hold raw newlines (CSV), which are then not split and cannot be
-    hashed (such a task has ``hashed`` false)."""
+    hashed (such a task has ``hashed`` false). ``native``: ``row_sql`` calls
+    ``cutover_copy_row``, and the rows are hashed in C (``sqlite_to_pg.native_rows``)."""
 
     table: str
     source: str
@@ -63,6 +65,7 @@ class Task:
     apart: int = 0
     hashed: bool = True
     lines: bool = True
+    native: bool = False
 
     def to_line(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -112,13 +115,31 @@ def _chunks_by_rowid(src, task: Task) -> Iterator[tuple[bytes, int, list[bytes] 
     data, count, last = src.execute(query(lower + upper), (limit,)).fetchone()
     after = query([f"{rowid} > ?", *upper])
     while count:
-        lines = data.splitlines(keepends=True) if task.lines else None
+        # split here only where Python hashes the rows (a native task checks them as it
+        # hashes them, ``_add_native``)
+        lines = data.splitlines(keepends=True) if task.lines and not task.native else None
         if lines is not None and len(lines) != count:  # a raw newline or CR in a field
-            raise ValueError(f"{count} rows gave {len(lines)} lines of COPY text "
-                             f"(rowid {last} or before)")
+            raise ValueError(_line_count_error(count, len(lines), last))
         yield data, count, lines
         limit = max(1, min(CHUNK_ROWS, CHUNK_BYTES * count // len(data)))
         data, count, last = src.execute(after, (last, limit)).fetchone()
+
+
+def _line_count_error(rows: int, lines: int, last: int | None) -> str:
+    where = f" (rowid {last} or before)" if last is not None else ""
+    return f"{rows} rows gave {lines} lines of COPY text{where}"
+
+
+def _add_native(checksum: RowChecksum, data: bytes, count: int, task: Task) -> None:
+    """Hash a chunk's rows in C, checking first that they are ``count`` whole lines with no
+    raw carriage return (which ``bytes.splitlines`` would have split at)."""
+    lines, total, size = native_rows.line_checksum(data, task.apart if task.hashed else 0)
+    if lines != count or size != len(data) or b"\r" in data:
+        raise ValueError(_line_count_error(count, len(data.splitlines()), None))
+    if task.hashed:
+        checksum.absorb(lines, total)
+    else:
+        checksum.rows += count
 
 
 def _chunks_by_row(src, task: Task) -> Iterator[tuple[bytes, int, list[bytes] | None]]:
@@ -135,10 +156,13 @@ def run_task(src, task: Task, out: BinaryIO) -> None:
     try:
         chunks = _chunks_by_rowid(src, task) if task.rowid else _chunks_by_row(src, task)
         for data, count, lines in chunks:
-            if lines is not None and REFUSED_MARK in data:
+            if task.lines and REFUSED_MARK in data:
+                lines = lines or data.splitlines(keepends=True)
                 write_frame(out, REFUSED, payload=refusal(task.table, task.columns, lines).encode())
                 return
-            if task.hashed:  # only line-framed tasks are (``ReaderProcesses.stream_rows``)
+            if lines is None and task.lines:  # a native task's chunk
+                _add_native(checksum, data, count, task)
+            elif task.hashed:  # only line-framed tasks are (``ReaderProcesses.stream_rows``)
                 checksum.add([hashed_part(line, task.apart) for line in lines]
                              if task.apart else lines)
             else:
@@ -156,9 +180,13 @@ def serve(sqlite_path: str, tasks: BinaryIO, out: BinaryIO, library: str | None 
     module = importlib.import_module(library) if library else BULK_SQLITE
     with contextlib.closing(open_source(sqlite_path, module)) as src:
         register_functions(src)
+        native_loaded = False
         for line in tasks:
             task = Task.from_line(line)
             try:
+                if task.native and not native_loaded:
+                    native_rows.load_into(src)
+                    native_loaded = True
                 run_task(src, task, out)
             except Exception as exc:  # reported to the parent, which names the table
                 write_frame(out, FAILED, payload=f"{type(exc).__name__}: {exc}".encode())

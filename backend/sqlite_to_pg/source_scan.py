@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.values import register_functions
 
@@ -69,6 +70,7 @@ class SourcePool:
                  library: ModuleType = sqlite3) -> None:
         self._path = sqlite_path
         self._library = library
+        self.native = native_rows.available(library)  # each connection has cutover_copy_row
         self._local = threading.local()
         self._connections: list = []
         self._lock = threading.Lock()
@@ -79,6 +81,8 @@ class SourcePool:
         if conn is None:
             conn = self._local.conn = open_source(self._path, self._library)
             register_functions(conn)
+            if self.native:
+                native_rows.load_into(conn)
             with self._lock:
                 self._connections.append(conn)
         return conn

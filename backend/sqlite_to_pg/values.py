@@ -346,15 +346,20 @@ def copy_row_sql(columns: tuple[TargetColumn, ...], coercions: frozenset[str] = 
     converts to nothing (NULL from a non-NULL source) gives ``REFUSED_FIELD_SQL``. ``canonical``:
     jsonb as Postgres prints it (Python, per value) instead of the text as sent.
     ``concat_ws``: joined by one call (``tab_joined``; SQLite 3.44 or later), the same text."""
-    fields = []
-    for col in columns:
-        converter = converter_for(col, coercions)
-        x = quote_sqlite(col.name)
-        value = converter.canonical_sql(x) if canonical else converter.copy_sql(x)
-        fields.append(f"coalesce({value}, "
-                      f"CASE WHEN {x} IS NULL THEN '{NULL_FIELD}' ELSE {REFUSED_FIELD_SQL} END)")
+    fields = [field_sql(col, quote_sqlite(col.name), coercions, canonical) for col in columns]
     joined = sqlite_tab_joined(fields) if concat_ws else " || '\t' || ".join(fields or ["''"])
     return joined + (" || '\n'" if newline else "")
+
+
+def field_sql(column: TargetColumn, x: str, coercions: frozenset[str] = frozenset(),
+              canonical: bool = False) -> str:
+    """A SQLite expression giving the COPY field of ``column``'s value ``x``: its converter's
+    ``copy_sql`` (``canonical_sql`` if ``canonical``), ``NULL_FIELD`` for NULL and
+    ``REFUSED_FIELD_SQL`` for a value that converts to nothing."""
+    converter = converter_for(column, coercions)
+    value = converter.canonical_sql(x) if canonical else converter.copy_sql(x)
+    return (f"coalesce({value}, "
+            f"CASE WHEN {x} IS NULL THEN '{NULL_FIELD}' ELSE {REFUSED_FIELD_SQL} END)")
 
 
 def refused_columns(line: bytes, names: Sequence[str]) -> list[str]:

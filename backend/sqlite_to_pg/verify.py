@@ -32,6 +32,7 @@ import psycopg2
 from psycopg2 import sql
 
 from foundation.sqlite_files import BULK_SQLITE
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from sqlite_to_pg.foreign_key_spot_check import spot_check_foreign_keys
@@ -140,15 +141,18 @@ class SourceChecksums:
 
 
 def range_checksum(src, table: TablePlan, coercions: frozenset[str],
-                   where: str = WHOLE_TABLE) -> RowChecksum:
+                   where: str = WHOLE_TABLE, native: bool = False) -> RowChecksum:
     """The checksum of the source rows ``where`` selects (a rowid range, or all).
 
-    ``src`` needs the value functions (``values.register_functions``).
+    ``src`` needs the value functions (``values.register_functions``); ``native``: it has
+    ``native_rows`` too, which then builds and hashes the rows in C where it can.
     """
     checksum = RowChecksum()
-    cursor = src.execute(f"{hash_rows_query(table, coercions)} WHERE {where}")
+    query = native_rows.hash_rows_query(table, coercions) if native else None
+    add = native_rows.add_rows if query else RowChecksum.add
+    cursor = src.execute(f"{query or hash_rows_query(table, coercions)} WHERE {where}")
     while chunk := cursor.fetchmany(CHUNK_ROWS):
-        checksum.add([line for (line,) in chunk])
+        add(checksum, [line for (line,) in chunk])
     return checksum
 
 
@@ -335,7 +339,8 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
              for table in plan.tables} if source_checksums else {}
     with SourcePool(sqlite_path, threads=SOURCE_THREADS, library=BULK_SQLITE) as pool:
         sources = {table.name: known.get(table.name) or pool.submit(
-            range_checksum, table, coercions) for table in plan.tables}
+            range_checksum, table, coercions, WHOLE_TABLE, pool.native)
+            for table in plan.tables}
         with conn.cursor() as cur:
             apply_session_settings(cur)
             for table in plan.tables:

@@ -1,0 +1,297 @@
+/* The built-in loader's hot path in C (see sqlite_to_pg/native_rows.py).
+ *
+ * Both a Python extension module and a SQLite loadable extension:
+ *
+ *  - SQLite: cutover_copy_row(kinds, v1, ..., vn) gives one COPY text row, newline included,
+ *    for values of the usual shapes, and NULL for a row holding any other value (the caller's
+ *    SQL then builds that row the general way). kinds has one letter a value, for its
+ *    converter (sqlite_to_pg.values): i integer, b boolean, t text (escaped); T, D and H
+ *    timestamp, date and time text of the canonical source shape; p a field the caller's SQL
+ *    already made, copied as it is.
+ *  - Python: line_checksum(data, apart) -> (lines, checksum): the row checksum
+ *    (sqlite_to_pg.row_checksum) of the whole lines in data, each hashed without its last
+ *    apart fields, and the length of those lines.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <sqlite3ext.h>
+SQLITE_EXTENSION_INIT1
+
+/* ---- md5 (RFC 1321) ------------------------------------------------------------------- */
+
+static uint32_t md5_k[64];
+static const uint8_t md5_shift[64] = {
+    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+    5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
+    4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+    6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+
+static void md5_init_table(void) {
+    for (int i = 0; i < 64; i++)
+        md5_k[i] = (uint32_t)(fabs(sin((double)(i + 1))) * 4294967296.0);
+}
+
+static inline uint32_t rotl(uint32_t x, int s) { return (x << s) | (x >> (32 - s)); }
+
+static void md5_block(uint32_t state[4], const unsigned char *block) {
+    uint32_t m[16];
+    for (int i = 0; i < 16; i++)
+        m[i] = (uint32_t)block[4 * i] | ((uint32_t)block[4 * i + 1] << 8) |
+               ((uint32_t)block[4 * i + 2] << 16) | ((uint32_t)block[4 * i + 3] << 24);
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+#define MD5_STEP(f, g)                                                   \
+    {                                                                    \
+        uint32_t mixed = a + (f) + md5_k[i] + m[(g)];                    \
+        a = d;                                                           \
+        d = c;                                                           \
+        c = b;                                                           \
+        b = b + rotl(mixed, md5_shift[i]);                               \
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) MD5_STEP((b & c) | (~b & d), i)
+#pragma GCC unroll 16
+    for (int i = 16; i < 32; i++) MD5_STEP((d & b) | (~d & c), (5 * i + 1) & 15)
+#pragma GCC unroll 16
+    for (int i = 32; i < 48; i++) MD5_STEP(b ^ c ^ d, (3 * i + 5) & 15)
+#pragma GCC unroll 16
+    for (int i = 48; i < 64; i++) MD5_STEP(c ^ (b | ~d), (7 * i) & 15)
+#undef MD5_STEP
+    state[0] += a; state[1] += b; state[2] += c; state[3] += d;
+}
+
+/* The first 64 bits of the md5 of text[0:length] followed by a newline, read big-endian. */
+static uint64_t md5_first_half(const unsigned char *text, size_t length) {
+    uint32_t state[4] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
+    size_t total = length + 1; /* the newline */
+    size_t whole = length / 64;
+    for (size_t i = 0; i < whole; i++) md5_block(state, text + 64 * i);
+    unsigned char tail[128];
+    size_t rest = length - 64 * whole;
+    memcpy(tail, text + 64 * whole, rest);
+    tail[rest++] = '\n';
+    tail[rest++] = 0x80;
+    size_t padded = rest <= 56 ? 64 : 128;
+    memset(tail + rest, 0, padded - rest);
+    uint64_t bits = (uint64_t)total * 8;
+    for (int i = 0; i < 8; i++) tail[padded - 8 + i] = (unsigned char)(bits >> (8 * i));
+    md5_block(state, tail);
+    if (padded == 128) md5_block(state, tail + 64);
+    uint32_t a = state[0], b = state[1];
+    uint32_t a_be = (a >> 24) | ((a >> 8) & 0xff00u) | ((a << 8) & 0xff0000u) | (a << 24);
+    uint32_t b_be = (b >> 24) | ((b >> 8) & 0xff00u) | ((b << 8) & 0xff0000u) | (b << 24);
+    return ((uint64_t)a_be << 32) | b_be;
+}
+
+/* ---- Python: line_checksum ------------------------------------------------------------ */
+
+static PyObject *line_checksum(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    int apart;
+    if (!PyArg_ParseTuple(args, "y*i", &view, &apart)) return NULL;
+    const unsigned char *data = view.buf;
+    Py_ssize_t size = view.len, start = 0, lines = 0;
+    uint64_t total = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (;;) {
+        const unsigned char *end = memchr(data + start, '\n', (size_t)(size - start));
+        if (end == NULL) break;
+        Py_ssize_t stop = end - data;
+        /* as reader_worker.hashed_part (bytes.rsplit): cut at up to apart tabs from the end;
+         * a line with no tab at all is kept whole, its newline and a second one hashed */
+        Py_ssize_t hashed = stop;
+        for (int cut = 0; cut < apart; cut++) {
+            Py_ssize_t at = hashed - 1;
+            while (at >= start && data[at] != '\t') at--;
+            if (at < start) {
+                if (cut == 0) hashed = stop + 1;
+                break;
+            }
+            hashed = at;
+        }
+        total += md5_first_half(data + start, (size_t)(hashed - start));
+        lines++;
+        start = stop + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return Py_BuildValue("nKn", lines, (unsigned long long)total, start);
+}
+
+static PyMethodDef methods[] = {
+    {"line_checksum", line_checksum, METH_VARARGS,
+     "line_checksum(data, apart) -> (lines, checksum mod 2**64, bytes in those lines)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_copy_rows_native",
+                                    "The built-in loader's hot path in C.", -1, methods};
+
+PyMODINIT_FUNC PyInit__copy_rows_native(void) {
+    md5_init_table();
+    return PyModule_Create(&module);
+}
+
+/* ---- SQLite: cutover_copy_row --------------------------------------------------------- */
+
+typedef struct {
+    unsigned char *data;
+    size_t length, capacity;
+} Buffer;
+
+static int reserve(Buffer *buffer, size_t more) {
+    if (buffer->length + more <= buffer->capacity) return 1;
+    size_t capacity = buffer->capacity ? buffer->capacity : 1024;
+    while (capacity < buffer->length + more) capacity *= 2;
+    unsigned char *data = sqlite3_realloc64(buffer->data, capacity);
+    if (data == NULL) return 0;
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return 1;
+}
+
+static void put(Buffer *buffer, const void *bytes, size_t length) {
+    memcpy(buffer->data + buffer->length, bytes, length);
+    buffer->length += length;
+}
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* Text of the canonical source shape of a timestamp (kind T: "dddd-dd-dd dd:dd:dd.ffffff"),
+ * a date (D: "dddd-dd-dd") or a time (H: "dd:dd:dd.ffffff"), d and f ASCII digits, as
+ * Postgres prints it: the fraction's trailing zeros cut, a whole second without its fraction.
+ * Returns the length to send, or 0 for a value of any other shape. */
+static size_t datetime_length(unsigned char kind, const unsigned char *text, size_t length) {
+    const char *shape;
+    size_t fraction_at;
+    switch (kind) {
+    case 'T': shape = "dddd-dd-dd dd:dd:dd.dddddd", fraction_at = 20; break;
+    case 'H': shape = "dd:dd:dd.dddddd", fraction_at = 9; break;
+    default: shape = "dddd-dd-dd", fraction_at = 0;
+    }
+    if (length != strlen(shape)) return 0;
+    for (size_t i = 0; i < length; i++) {
+        if (shape[i] == 'd' ? !is_digit(text[i]) : text[i] != (unsigned char)shape[i]) return 0;
+    }
+    if (fraction_at == 0) return length;
+    size_t end = length;
+    while (end > fraction_at && text[end - 1] == '0') end--;
+    return end == fraction_at ? fraction_at - 1 : end;
+}
+
+static int put_escaped(Buffer *buffer, const unsigned char *text, size_t length) {
+    if (!reserve(buffer, 2 * length)) return 0;
+    unsigned char *out = buffer->data + buffer->length;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = text[i];
+        switch (c) {
+        case '\\': *out++ = '\\'; *out++ = '\\'; break;
+        case '\t': *out++ = '\\'; *out++ = 't'; break;
+        case '\n': *out++ = '\\'; *out++ = 'n'; break;
+        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        default: *out++ = c;
+        }
+    }
+    buffer->length = (size_t)(out - buffer->data);
+    return 1;
+}
+
+static void copy_row(sqlite3_context *context, int argc, sqlite3_value **argv) {
+    Buffer *buffer = sqlite3_user_data(context);
+    const unsigned char *kinds = sqlite3_value_text(argv[0]);
+    if (kinds == NULL || (int)strlen((const char *)kinds) != argc - 1) {
+        sqlite3_result_error(context, "cutover_copy_row: one kind a value", -1);
+        return;
+    }
+    buffer->length = 0;
+    for (int i = 1; i < argc; i++) {
+        sqlite3_value *value = argv[i];
+        int type = sqlite3_value_type(value);
+        if (!reserve(buffer, 32)) goto no_memory;
+        if (i > 1) buffer->data[buffer->length++] = '\t';
+        if (type == SQLITE_NULL) {
+            if (kinds[i - 1] == 'p') return; /* the caller's field is never NULL */
+            put(buffer, "\\N", 2);
+            continue;
+        }
+        switch (kinds[i - 1]) {
+        case 'i':
+            if (type != SQLITE_INTEGER) return;
+            buffer->length += (size_t)sprintf((char *)buffer->data + buffer->length, "%lld",
+                                              (long long)sqlite3_value_int64(value));
+            break;
+        case 'b':
+            if (type != SQLITE_INTEGER) return;
+            switch (sqlite3_value_int64(value)) {
+            case 0: put(buffer, "false", 5); break;
+            case 1: put(buffer, "true", 4); break;
+            default: return;
+            }
+            break;
+        case 't':
+            if (type == SQLITE_INTEGER) {
+                buffer->length += (size_t)sprintf((char *)buffer->data + buffer->length,
+                                                  "%lld", (long long)sqlite3_value_int64(value));
+            } else if (type == SQLITE_TEXT) {
+                const unsigned char *text = sqlite3_value_text(value);
+                size_t length = (size_t)sqlite3_value_bytes(value);
+                if (text == NULL) goto no_memory;
+                if (memchr(text, 0, length) != NULL) return;
+                if (!put_escaped(buffer, text, length)) goto no_memory;
+            } else {
+                return;
+            }
+            break;
+        case 'T':
+        case 'D':
+        case 'H': {
+            if (type != SQLITE_TEXT) return;
+            const unsigned char *text = sqlite3_value_text(value);
+            size_t length = (size_t)sqlite3_value_bytes(value);
+            size_t sent = text ? datetime_length(kinds[i - 1], text, length) : 0;
+            if (sent == 0) return;
+            put(buffer, text, sent);
+            break;
+        }
+        case 'p': {
+            const unsigned char *text = sqlite3_value_text(value);
+            size_t length = (size_t)sqlite3_value_bytes(value);
+            if (text == NULL) goto no_memory;
+            if (!reserve(buffer, length)) goto no_memory;
+            put(buffer, text, length);
+            break;
+        }
+        default:
+            sqlite3_result_error(context, "cutover_copy_row: unknown kind", -1);
+            return;
+        }
+    }
+    if (!reserve(buffer, 1)) goto no_memory;
+    buffer->data[buffer->length++] = '\n';
+    sqlite3_result_text64(context, (const char *)buffer->data, buffer->length, SQLITE_TRANSIENT,
+                          SQLITE_UTF8);
+    return;
+no_memory:
+    sqlite3_result_error_nomem(context);
+}
+
+static void free_buffer(void *pointer) {
+    Buffer *buffer = pointer;
+    sqlite3_free(buffer->data);
+    sqlite3_free(buffer);
+}
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_copyrowsnative_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
+    SQLITE_EXTENSION_INIT2(api);
+    (void)error;
+    Buffer *buffer = sqlite3_malloc(sizeof(Buffer));
+    if (buffer == NULL) return SQLITE_NOMEM;
+    memset(buffer, 0, sizeof(Buffer));
+    return sqlite3_create_function_v2(db, "cutover_copy_row", -1,
+                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC, buffer, copy_row,
+                                      NULL, NULL, free_buffer);
+}
