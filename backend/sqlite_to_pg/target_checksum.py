@@ -21,7 +21,9 @@ text holds them, or a real difference.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 from psycopg2 import sql
 
@@ -80,10 +82,33 @@ def copy_out_sql(table: TablePlan) -> sql.Composable:
         sql.SQL(", ".join(fields)), table.target.identifier)
 
 
+# Planner costs under which the COPY's query runs on Postgres' parallel workers wherever the
+# table is large enough for a parallel scan (min_parallel_table_scan_size): with its defaults the
+# planner never sends every row through a Gather, yet that way the workers turn the values
+# into text while the leader only escapes and sends them.
+_PARALLEL_COSTS = {"parallel_setup_cost": "0", "parallel_tuple_cost": "0"}
+
+
+@contextlib.contextmanager
+def parallel_printing(cur) -> Iterator[None]:
+    """``_PARALLEL_COSTS`` for the transaction while inside, the earlier values after. After
+    an error they stay, in a transaction that has failed: the caller's rollback to its
+    savepoint (``verify.safe_check_table``) puts them back with everything else."""
+    earlier = {}
+    for name, value in _PARALLEL_COSTS.items():
+        cur.execute("SELECT current_setting(%s), set_config(%s, %s, true)", (name, name, value))
+        earlier[name] = cur.fetchone()[0]
+    yield
+    for name, value in earlier.items():
+        cur.execute("SELECT set_config(%s, %s, true)", (name, value))
+
+
 def pg_checksum(cur, table: TablePlan, raw_controls: bool = False) -> tuple[int, int]:
-    """(rows, checksum) of the target table: Postgres prints the rows, this process hashes
-    them as printed, or with ``raw_controls`` as the load writes them (``as_load_text``)."""
+    """(rows, checksum) of the target table: Postgres prints the rows (on its parallel
+    workers too, for a large table), this process hashes them as printed, or with
+    ``raw_controls`` as the load writes them (``as_load_text``)."""
     sink = _HashingSink(raw_controls)
-    cur.copy_expert(copy_out_sql(table).as_string(cur), sink)
+    with parallel_printing(cur):
+        cur.copy_expert(copy_out_sql(table).as_string(cur), sink)
     sink.flush()
     return sink.checksum.result

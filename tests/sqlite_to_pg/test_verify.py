@@ -14,7 +14,12 @@ from sqlite_to_pg.catalog import open_source, read_plan
 from sqlite_to_pg.copy_engine import CopyEngine
 from sqlite_to_pg.preflight import is_rowid_alias
 from sqlite_to_pg.progress import Progress
-from sqlite_to_pg.target_checksum import as_load_text
+from sqlite_to_pg.target_checksum import (
+    as_load_text,
+    copy_out_sql,
+    parallel_printing,
+    pg_checksum,
+)
 from sqlite_to_pg.verify import SourceChecksums, sqlite_checksum, verify
 
 pytestmark = pytest.mark.requires_pg
@@ -160,3 +165,27 @@ def test_control_characters_arrive_and_verify_with_either_engine(engine, migrate
     run = migrate(source, "--yes")
     assert run.returncode == 0, run.stdout + run.stderr
     assert pg_exec("SELECT id, v FROM t ORDER BY id") == CONTROLS
+
+
+def test_the_target_printed_by_parallel_workers_inside_the_load_gives_the_same_checksum(
+        make_sqlite, pg_exec, pg_url, monkeypatch):
+    """Every table counts as large (``min_parallel_table_scan_size`` 0, for every connection
+    of this test): the load's own verify, inside the transaction that wrote the rows, prints
+    them on Postgres' parallel workers, and still verifies; the plan shows the workers."""
+    monkeypatch.setenv("PGOPTIONS", "-c min_parallel_table_scan_size=0")
+    pg_exec(TARGET)
+    source = make_sqlite(SOURCE, {"note": NOTES, "tag": [("a", 1), ("b", None)]})
+    plan = load_verified(source, pg_url)
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE tag, note")  # rows written by this transaction, as in the load
+        cur.execute("INSERT INTO note SELECT i, 'n ' || i, now(), i FROM generate_series(1, 999) i")
+        note = plan.table("note")
+        query = copy_out_sql(note).as_string(cur).removeprefix("COPY (").removesuffix(
+            ") TO STDOUT")
+        with parallel_printing(cur):
+            cur.execute(f"EXPLAIN {query}")
+            assert "Gather" in cur.fetchone()[0]
+            parallel = pg_checksum(cur, note)
+        cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        assert pg_checksum(cur, note) == parallel
+        assert parallel[0] == 999
