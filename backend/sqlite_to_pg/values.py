@@ -15,7 +15,9 @@ date/time shapes, jsonb) go through Python functions that ``register_functions``
 SQLite connection (see ``sqlite_to_pg.value_functions``). This module holds the common types
 (``sqlite_to_pg.json_value`` json and jsonb);
 ``sqlite_to_pg.type_table`` the rest of Postgres' (enums, arrays, interval, inet, ...), both
-built on ``sqlite_to_pg.value_base``; docs/types.md is the whole table in prose.
+built on ``sqlite_to_pg.value_base``; docs/types.md is the whole table in prose. The built-in
+loader builds the rows of the usual values in C where it can (``sqlite_to_pg.native_rows``), to
+the bytes ``copy_sql`` defines here, and falls back to it for every other value.
 
 Conventions: date/time text without an offset is UTC (the session runs with ``TimeZone=UTC``,
 as SQLAlchemy stores UTC on SQLite); booleans are the integers 0 and 1; bytea is sent as hex.

@@ -62,7 +62,9 @@ COLUMNS = {  # target type -> (TargetColumn, values)
 
 def test_the_extension_is_built_and_loads_into_the_readers_sqlite():
     """Else every other test here, and the engine's, runs the SQL path only."""
-    assert native_rows.available(BULK_SQLITE)
+    assert native_rows.available(BULK_SQLITE), (
+        "sqlite_to_pg._copy_rows_native is not built or does not load: install gcc and the "
+        "SQLite headers (apt-get install -y gcc libsqlite3-dev), then pip install -e . again")
 
 
 @contextlib.contextmanager
