@@ -20,6 +20,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
 from sqlite_to_pg.reader_processes import READER_PROCESSES, ReaderProcesses
 from sqlite_to_pg.tab_joined import pg_tab_joined
@@ -65,13 +66,20 @@ def _csv_field(text_sql: str) -> str:
 
 
 def _source_row_sql(table: TablePlan, apart: tuple[TargetColumn, ...],
-                    coercions: frozenset[str]) -> str:
+                    coercions: frozenset[str], native: bool = False) -> str:
     """A source row for the staging table, as CSV (a BLOB, newline included): the anchor's
-    COPY text, then each jsonb text as it is, for Postgres to parse."""
-    fields = [_csv_field(copy_row_sql(anchor_columns(table), coercions, newline=False))]
+    COPY text, then each jsonb text as it is, for Postgres to parse. ``native``: built by
+    ``cutover_csv_row`` (``native_rows``) where it can, to the same bytes (SQLite's share of
+    the staging, 1M payloads: 0.64 → 0.35 CPU s)."""
+    anchor = copy_row_sql(anchor_columns(table), coercions, newline=False)
+    fields = [_csv_field(anchor)]
     fields += [_csv_field(converter_for(col, coercions).raw_sql(quote_sqlite(col.name)))
                for col in apart]
-    return "CAST(" + " || ',' || ".join(fields) + " || char(10) AS BLOB)"
+    row = " || ',' || ".join(fields) + " || char(10)"
+    if native and len(apart) < native_rows.MOST_VALUES:
+        values = ", ".join([anchor] + [quote_sqlite(col.name) for col in apart])
+        row = f"coalesce(cutover_csv_row({values}), {row})"
+    return f"CAST({row} AS BLOB)"
 
 
 def stage_source(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetColumn, ...],
@@ -83,8 +91,10 @@ def stage_source(sqlite_path: Path, cur, table: TablePlan, apart: tuple[TargetCo
     columns = ", ".join(["rest text"] + [f"v{i} text" for i in range(len(apart))])
     staged = _create_staging(cur, table.target.schema, columns, temporary=temporary)
     with ReaderProcesses(sqlite_path, processes) as readers:
-        stream = readers.stream_rows(table, _source_row_sql(table, apart, coercions),
-                                     lambda rows: None, hashed=False, lines=False)
+        stream = readers.stream_rows(table, _source_row_sql(table, apart, coercions,
+                                                            readers.native),
+                                     lambda rows: None, hashed=False, lines=False,
+                                     native=readers.native)
         cur.copy_expert(sql.SQL(f"COPY {{}} FROM STDIN WITH ({_COPY_OPTIONS})").format(staged)
                         .as_string(cur), stream)
         readers.ended(stream)

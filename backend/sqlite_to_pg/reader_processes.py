@@ -169,6 +169,11 @@ class ReaderProcesses:
             self.close()
             raise
 
+    @property
+    def native(self) -> bool:
+        """True when the workers can use ``native_rows`` (its SQL functions, its hashing)."""
+        return self._native
+
     def stream(self, table: TablePlan, coercions: frozenset[str],
                on_rows: Callable[[int], None]) -> TableStream:
         """Start reading ``table``'s COPY rows (``values.copy_row_blob_sql``) on the workers."""
@@ -186,7 +191,7 @@ class ReaderProcesses:
                     native: bool = False) -> TableStream:
         """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
         of ``table`` on the workers, one rowid range each (``reader_worker.Task``; ``native``:
-        ``row_sql`` needs ``native_rows``, and the rows are hashed in C)."""
+        ``row_sql`` needs ``native_rows``, and line-framed rows are hashed in C)."""
         if hashed and not lines:
             raise ValueError("rows that are not one line each cannot be hashed")
         if self._streaming:

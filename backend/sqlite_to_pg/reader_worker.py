@@ -52,8 +52,8 @@ class Task:
     to read (None: unbounded); without a rowid the whole table is read row by row.
     ``lines``: each row is one line (COPY text, checked: a raw newline would split a row);
     false for rows that may hold raw newlines (CSV), which are then not split and cannot be
-    hashed (such a task has ``hashed`` false). ``native``: ``row_sql`` calls
-    ``cutover_copy_row``, and the rows are hashed in C (``sqlite_to_pg.native_rows``)."""
+    hashed (such a task has ``hashed`` false). ``native``: ``row_sql`` calls the functions
+    of ``sqlite_to_pg.native_rows``, and line-framed rows are hashed in C."""
 
     table: str
     source: str

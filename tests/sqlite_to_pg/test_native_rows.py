@@ -14,10 +14,11 @@ import pytest
 from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TargetColumn, open_source, read_plan
+from sqlite_to_pg.jsonb_verify import _csv_field
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.reader_worker import hashed_part
 from sqlite_to_pg.row_checksum import RowChecksum
-from sqlite_to_pg.values import copy_row_sql, register_functions
+from sqlite_to_pg.values import converter_for, copy_row_sql, register_functions
 from sqlite_to_pg.verify import range_checksum
 
 LONG = "x" * 3000 + "\t\\\n\r" + "y" * 3000
@@ -184,3 +185,20 @@ def test_the_readers_and_verify_give_the_same_rows_and_sums_with_it_off(
                                             native=switch == "1").result,)
     assert sent["1"] == sent["0"]
     assert sent["1"][1][0] == len(rows)
+
+
+def test_the_jsonb_stagings_csv_rows_are_the_sqls():
+    """``cutover_csv_row`` against ``jsonb_verify``'s SQL: the anchor's text, then each value
+    as ``JsonValue.raw_sql`` gives it, quoted by 0x01; a row the C leaves (a REAL, a NUL)
+    is built by the SQL."""
+    jsonb = TargetColumn("v1", "jsonb", "jsonb", False, False)
+    values = {"v0": ["7", "a\x01b", "tab\t", "", None] + INTEGERS,
+              "v1": JSONS + TEXTS + ["\x01{}\x01"]}
+    with _source(values) as conn:
+        general = (f"{_csv_field('v0')} || ',' || "
+                   f"{_csv_field(converter_for(jsonb).raw_sql('v1'))} || char(10)")
+        rows = conn.execute(f"SELECT CAST(coalesce(cutover_csv_row(v0, v1), {general}) AS BLOB),"
+                            f" CAST({general} AS BLOB), cutover_csv_row(v0, v1) IS NOT NULL "
+                            f"FROM t").fetchall()
+    assert all(sent == expected for sent, expected, _ in rows)
+    assert 0 < sum(built for *_, built in rows) < len(rows)

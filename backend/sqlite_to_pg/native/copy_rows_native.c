@@ -8,6 +8,7 @@
  *    converter (sqlite_to_pg.values): i integer, b boolean, t text (escaped); T, D and H
  *    timestamp, date and time text of the canonical source shape; p a field the caller's SQL
  *    already made, copied as it is.
+ *    cutover_csv_row(v1, ..., vn) gives the jsonb staging's CSV rows the same way (below).
  *  - Python: line_checksum(data, apart) -> (lines, checksum): the row checksum
  *    (sqlite_to_pg.row_checksum) of the whole lines in data, each hashed without its last
  *    apart fields, and the length of those lines.
@@ -88,6 +89,7 @@ static uint64_t md5_first_half(const unsigned char *text, size_t length) {
 /* ---- Python: line_checksum ------------------------------------------------------------ */
 
 static PyObject *line_checksum(PyObject *self, PyObject *args) {
+    (void)self;
     Py_buffer view;
     int apart;
     if (!PyArg_ParseTuple(args, "y*i", &view, &apart)) return NULL;
@@ -126,7 +128,8 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_copy_rows_native",
-                                    "The built-in loader's hot path in C.", -1, methods};
+                                    "The built-in loader's hot path in C.", -1, methods,
+                                    NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__copy_rows_native(void) {
     md5_init_table();
@@ -151,9 +154,33 @@ static int reserve(Buffer *buffer, size_t more) {
     return 1;
 }
 
+/* The function's result: the row in buffer, a newline added. */
+static void result_line(sqlite3_context *context, Buffer *buffer) {
+    if (!reserve(buffer, 1)) {
+        sqlite3_result_error_nomem(context);
+        return;
+    }
+    buffer->data[buffer->length++] = '\n';
+    sqlite3_result_text64(context, (const char *)buffer->data, buffer->length, SQLITE_TRANSIENT,
+                          SQLITE_UTF8);
+}
+
 static void put(Buffer *buffer, const void *bytes, size_t length) {
     memcpy(buffer->data + buffer->length, bytes, length);
     buffer->length += length;
+}
+
+/* Starts field number index (from 0): room for a short value, the separator before it. */
+static int next_field(Buffer *buffer, int index, unsigned char separator) {
+    if (!reserve(buffer, 32)) return 0;
+    if (index > 0) buffer->data[buffer->length++] = separator;
+    return 1;
+}
+
+/* An integer value as its decimal text (as SQLite prints it); next_field made the room. */
+static void put_integer(Buffer *buffer, sqlite3_value *value) {
+    buffer->length += (size_t)sprintf((char *)buffer->data + buffer->length, "%lld",
+                                      (long long)sqlite3_value_int64(value));
 }
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -208,8 +235,7 @@ static void copy_row(sqlite3_context *context, int argc, sqlite3_value **argv) {
     for (int i = 1; i < argc; i++) {
         sqlite3_value *value = argv[i];
         int type = sqlite3_value_type(value);
-        if (!reserve(buffer, 32)) goto no_memory;
-        if (i > 1) buffer->data[buffer->length++] = '\t';
+        if (!next_field(buffer, i - 1, '\t')) goto no_memory;
         if (type == SQLITE_NULL) {
             if (kinds[i - 1] == 'p') return; /* the caller's field is never NULL */
             put(buffer, "\\N", 2);
@@ -218,8 +244,7 @@ static void copy_row(sqlite3_context *context, int argc, sqlite3_value **argv) {
         switch (kinds[i - 1]) {
         case 'i':
             if (type != SQLITE_INTEGER) return;
-            buffer->length += (size_t)sprintf((char *)buffer->data + buffer->length, "%lld",
-                                              (long long)sqlite3_value_int64(value));
+            put_integer(buffer, value);
             break;
         case 'b':
             if (type != SQLITE_INTEGER) return;
@@ -231,8 +256,7 @@ static void copy_row(sqlite3_context *context, int argc, sqlite3_value **argv) {
             break;
         case 't':
             if (type == SQLITE_INTEGER) {
-                buffer->length += (size_t)sprintf((char *)buffer->data + buffer->length,
-                                                  "%lld", (long long)sqlite3_value_int64(value));
+                put_integer(buffer, value);
             } else if (type == SQLITE_TEXT) {
                 const unsigned char *text = sqlite3_value_text(value);
                 size_t length = (size_t)sqlite3_value_bytes(value);
@@ -267,10 +291,44 @@ static void copy_row(sqlite3_context *context, int argc, sqlite3_value **argv) {
             return;
         }
     }
-    if (!reserve(buffer, 1)) goto no_memory;
-    buffer->data[buffer->length++] = '\n';
-    sqlite3_result_text64(context, (const char *)buffer->data, buffer->length, SQLITE_TRANSIENT,
-                          SQLITE_UTF8);
+    result_line(context, buffer);
+    return;
+no_memory:
+    sqlite3_result_error_nomem(context);
+}
+
+/* cutover_csv_row(v1, ..., vn): one CSV row, newline included, for the jsonb staging
+ * (sqlite_to_pg.jsonb_verify): each value quoted by the byte 0x01 (a 0x01 in it doubled), an
+ * integer as its decimal text, NULL as the empty field; NULL for a row holding a REAL, a blob
+ * or a text with a NUL byte (the caller's SQL then builds it). */
+static void csv_row(sqlite3_context *context, int argc, sqlite3_value **argv) {
+    Buffer *buffer = sqlite3_user_data(context);
+    buffer->length = 0;
+    for (int i = 0; i < argc; i++) {
+        sqlite3_value *value = argv[i];
+        int type = sqlite3_value_type(value);
+        if (!next_field(buffer, i, ',')) goto no_memory;
+        if (type == SQLITE_NULL) continue;
+        if (type == SQLITE_FLOAT || type == SQLITE_BLOB) return;
+        buffer->data[buffer->length++] = 0x01;
+        if (type == SQLITE_INTEGER) {
+            put_integer(buffer, value);
+        } else {
+            const unsigned char *text = sqlite3_value_text(value);
+            size_t length = (size_t)sqlite3_value_bytes(value);
+            if (text == NULL) goto no_memory;
+            if (memchr(text, 0, length) != NULL) return;
+            if (!reserve(buffer, 2 * length + 2)) goto no_memory;
+            unsigned char *out = buffer->data + buffer->length;
+            for (size_t at = 0; at < length; at++) {
+                if (text[at] == 0x01) *out++ = 0x01;
+                *out++ = text[at];
+            }
+            buffer->length = (size_t)(out - buffer->data);
+        }
+        buffer->data[buffer->length++] = 0x01;
+    }
+    result_line(context, buffer);
     return;
 no_memory:
     sqlite3_result_error_nomem(context);
@@ -288,10 +346,18 @@ __declspec(dllexport)
 int sqlite3_copyrowsnative_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
     SQLITE_EXTENSION_INIT2(api);
     (void)error;
-    Buffer *buffer = sqlite3_malloc(sizeof(Buffer));
-    if (buffer == NULL) return SQLITE_NOMEM;
-    memset(buffer, 0, sizeof(Buffer));
-    return sqlite3_create_function_v2(db, "cutover_copy_row", -1,
-                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC, buffer, copy_row,
-                                      NULL, NULL, free_buffer);
+    static const struct {
+        const char *name;
+        void (*function)(sqlite3_context *, int, sqlite3_value **);
+    } functions[] = {{"cutover_copy_row", copy_row}, {"cutover_csv_row", csv_row}};
+    for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+        Buffer *buffer = sqlite3_malloc(sizeof(Buffer));
+        if (buffer == NULL) return SQLITE_NOMEM;
+        memset(buffer, 0, sizeof(Buffer));
+        int status = sqlite3_create_function_v2(db, functions[i].name, -1,
+                                                SQLITE_UTF8 | SQLITE_DETERMINISTIC, buffer,
+                                                functions[i].function, NULL, NULL, free_buffer);
+        if (status != SQLITE_OK) return status;
+    }
+    return SQLITE_OK;
 }
