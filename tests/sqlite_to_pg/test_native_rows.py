@@ -144,12 +144,16 @@ def test_line_checksum_is_pythons_row_checksum_of_each_hashed_part(apart):
         len(lines), expected.result[1], len(data))
 
 
-def test_add_rows_hashes_rows_that_are_not_one_line_each_in_python():
-    rows = [b"one\n", b"two\nlines\n", b"no newline"]
-    native, python = RowChecksum(), RowChecksum()
-    native_rows.add_rows(native, rows)
-    python.add(rows)
-    assert native.result == python.result
+def test_add_rows_hashes_each_row_as_it_is_like_python():
+    """Rows with a newline inside, or none at their end (as many newlines as rows, but not
+    one a row), and lengths across md5's block and padding boundaries."""
+    for rows in ([b"a\nb", b"c\n"],
+                 [b"one\n", b"two\nlines\n", b"no newline", b""]
+                 + [bytes(range(length)) for length in range(200)]):
+        native, python = RowChecksum(), RowChecksum()
+        native_rows.add_rows(native, rows)
+        python.add(rows)
+        assert native.result == python.result, rows[:2]
 
 
 @pytest.mark.requires_pg
@@ -171,7 +175,7 @@ def test_the_readers_and_verify_give_the_same_rows_and_sums_with_it_off(
     for switch in ("1", "0"):
         monkeypatch.setenv(native_rows.SWITCH, switch)
         with ReaderProcesses(path) as readers:
-            assert readers._native is (switch == "1")
+            assert readers.native is (switch == "1")
             stream = readers.stream(table, frozenset(), lambda rows: None)
             chunks = []
             while chunk := stream.read():

@@ -11,7 +11,8 @@
  *    cutover_csv_row(v1, ..., vn) gives the jsonb staging's CSV rows the same way (below).
  *  - Python: line_checksum(data, apart) -> (lines, checksum): the row checksum
  *    (sqlite_to_pg.row_checksum) of the whole lines in data, each hashed without its last
- *    apart fields, and the length of those lines.
+ *    apart fields, and the length of those lines; rows_checksum(rows), the same of a
+ *    sequence of rows, each hashed as it is.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -63,16 +64,17 @@ static void md5_block(uint32_t state[4], const unsigned char *block) {
     state[0] += a; state[1] += b; state[2] += c; state[3] += d;
 }
 
-/* The first 64 bits of the md5 of text[0:length] followed by a newline, read big-endian. */
-static uint64_t md5_first_half(const unsigned char *text, size_t length) {
+/* The first 64 bits of the md5 of text[0:length], followed by a newline if newline is
+ * set, read big-endian. */
+static uint64_t md5_first_half(const unsigned char *text, size_t length, int newline) {
     uint32_t state[4] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
-    size_t total = length + 1; /* the newline */
+    size_t total = length + (newline ? 1 : 0);
     size_t whole = length / 64;
     for (size_t i = 0; i < whole; i++) md5_block(state, text + 64 * i);
     unsigned char tail[128];
     size_t rest = length - 64 * whole;
     memcpy(tail, text + 64 * whole, rest);
-    tail[rest++] = '\n';
+    if (newline) tail[rest++] = '\n';
     tail[rest++] = 0x80;
     size_t padded = rest <= 56 ? 64 : 128;
     memset(tail + rest, 0, padded - rest);
@@ -113,7 +115,7 @@ static PyObject *line_checksum(PyObject *self, PyObject *args) {
             }
             hashed = at;
         }
-        total += md5_first_half(data + start, (size_t)(hashed - start));
+        total += md5_first_half(data + start, (size_t)(hashed - start), 1);
         lines++;
         start = stop + 1;
     }
@@ -122,9 +124,48 @@ static PyObject *line_checksum(PyObject *self, PyObject *args) {
     return Py_BuildValue("nKn", lines, (unsigned long long)total, start);
 }
 
+/* ---- Python: rows_checksum ------------------------------------------------------------ */
+
+static PyObject *rows_checksum(PyObject *self, PyObject *rows) {
+    (void)self;
+    PyObject *sequence = PySequence_Fast(rows, "rows_checksum: rows must be a sequence");
+    if (sequence == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(sequence);
+    PyObject **items = PySequence_Fast_ITEMS(sequence);
+    const unsigned char **texts = PyMem_Malloc(sizeof(*texts) * (size_t)(count ? count : 1));
+    size_t *lengths = PyMem_Malloc(sizeof(*lengths) * (size_t)(count ? count : 1));
+    if (texts == NULL || lengths == NULL) {
+        PyMem_Free(texts);
+        PyMem_Free(lengths);
+        Py_DECREF(sequence);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_Check(items[i])) {
+            PyMem_Free(texts);
+            PyMem_Free(lengths);
+            Py_DECREF(sequence);
+            PyErr_SetString(PyExc_TypeError, "rows_checksum: every row must be bytes");
+            return NULL;
+        }
+        texts[i] = (const unsigned char *)PyBytes_AS_STRING(items[i]);
+        lengths[i] = (size_t)PyBytes_GET_SIZE(items[i]);
+    }
+    uint64_t total = 0;
+    Py_BEGIN_ALLOW_THREADS /* the sequence holds every row meanwhile */
+    for (Py_ssize_t i = 0; i < count; i++) total += md5_first_half(texts[i], lengths[i], 0);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(texts);
+    PyMem_Free(lengths);
+    Py_DECREF(sequence);
+    return Py_BuildValue("nK", count, (unsigned long long)total);
+}
+
 static PyMethodDef methods[] = {
     {"line_checksum", line_checksum, METH_VARARGS,
      "line_checksum(data, apart) -> (lines, checksum mod 2**64, bytes in those lines)"},
+    {"rows_checksum", rows_checksum, METH_O,
+     "rows_checksum(rows) -> (rows, checksum mod 2**64): each row (bytes) hashed as it is"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_copy_rows_native",
