@@ -7,7 +7,9 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "sqlite_to_pg._copy_rows_native",
-    sources=["backend/sqlite_to_pg/native/copy_rows_native.c"],
+    sources=["backend/sqlite_to_pg/native/copy_rows_native.c",
+             "backend/sqlite_to_pg/native/jsonb_text.c",
+             "backend/sqlite_to_pg/native/text_hash.c"],
     libraries=["m"],
     extra_compile_args=["-O2"],
     optional=True,

@@ -15,9 +15,10 @@ stays bounded whatever the table size (a pipe per reader). Each row sent is also
 verify (``source_checksums``), so verify after this load reads only Postgres — but for jsonb
 columns, which are sent as their source text for Postgres to parse and verified apart
 (``values.hashed_columns``): they are sent last (``values.load_columns``), and the row without
-them, the part before their fields, is hashed. Their source side is staged and hashed by
-Postgres on a second connection while this one rebuilds the indexes
-(``jsonb_source_hashes``), so verify then hashes only the target's.
+them, the part before their fields, is hashed. Their source side is hashed by the readers too,
+each value printed in C as jsonb prints it (``native_rows``), where they can print every one of
+a table's; otherwise it is staged and hashed by Postgres on a second connection while this one
+rebuilds the indexes (``jsonb_source_hashes``). Verify then hashes only the target's.
 
 A value no converter can carry arrives as ``values.REFUSED_FIELD_SQL``: the reader stops the
 load there (``LoadFailed`` naming table, column and row), the transaction is rolled back, and
@@ -30,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,7 @@ from sqlite_to_pg.constraints import add_foreign_keys, drop_foreign_keys, save_f
 from sqlite_to_pg.engines import FinishStep, LoadFailed, LoadResult, TableLoad
 from sqlite_to_pg.indexes import drop_indexes, rebuild_indexes, save_indexes
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
+from sqlite_to_pg.jsonb_verify import anchor_positions, apart_columns
 from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.values import (
@@ -131,8 +134,10 @@ class CopyEngine:
                         result.tables.append(self._copy_table(
                             cur, table, sqlite_path, readers, progress,
                             freeze=table.name in prepared.plain_tables))
-                # the jsonb columns' source side, on the core the index builds leave free
-                self.source_checksums.apart = apart.start()
+                # the jsonb columns' source side the readers could not hash, on the core the
+                # index builds leave free
+                hashed = self.source_checksums.apart
+                self.source_checksums.apart = {**hashed, **apart.start(skip=hashed)}
                 progress.note(f"rebuilding {len(prepared.indexes)} indexes")
                 rebuild_indexes(cur, prepared.indexes)
                 progress.note(f"re-adding {len(prepared.keys)} foreign keys")
@@ -180,10 +185,14 @@ class CopyEngine:
             table.target.identifier,
             sql.SQL(", ").join(sql.Identifier(col.name) for col in load_columns(table)),
             sql.SQL(" WITH (FREEZE)" if freeze else ""))
-        stream = readers.stream(table, self.coercions, progress.advance)
+        anchor = anchor_positions(table) if apart_columns(table) else None
+        stream = readers.stream(table, self.coercions, progress.advance, jsonb_anchor=anchor)
         cur.copy_expert(copy.as_string(cur), stream)
         rows = cur.rowcount
         self.source_checksums.tables[table.name] = readers.ended(stream)
+        if (jsonb_hash := stream.jsonb_hash) is not None:
+            self.source_checksums.apart[table.name] = done = Future()
+            done.set_result(jsonb_hash)
         seconds = time.monotonic() - started
         progress.finish_table(rows, seconds)
         return TableLoad(table=table.name, rows=rows, seconds=seconds)

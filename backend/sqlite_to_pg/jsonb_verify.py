@@ -8,6 +8,11 @@ row) and its jsonb texts go to a staging table as CSV (quoting, not the load's b
 escapes), and Postgres compares, as multisets of rows, its own parse of those texts (in a
 scan its parallel workers share), tied to the key, with what the target holds. A difference
 names the columns, and a few rows by their key.
+
+The source's (rows, hash sum) can also come from the loader, which hashes each row's text the
+way ``source_hash`` does with the jsonb text printed in C (``native_rows.jsonb_line_checksum``,
+the fields at ``anchor_positions``); then only the target is hashed here, and the source is
+staged only if the two differ, to name what differs.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from psycopg2 import sql
 from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TablePlan, TargetColumn, quote_sqlite
 from sqlite_to_pg.reader_processes import READER_PROCESSES, ReaderProcesses
+from sqlite_to_pg.row_checksum import MOD
 from sqlite_to_pg.tab_joined import pg_tab_joined
 from sqlite_to_pg.values import (
     converter_for,
     copy_row_sql,
     hashed_columns,
+    load_columns,
     pg_row_sql,
     quote_pg,
 )
@@ -48,6 +55,12 @@ def anchor_columns(table: TablePlan) -> tuple[TargetColumn, ...]:
     hashed = hashed_columns(table.columns)
     keys = tuple(col for col in hashed if primary and col.name in primary.columns)
     return keys if primary and len(keys) == len(primary.columns) else hashed
+
+
+def anchor_positions(table: TablePlan) -> tuple[int, ...]:
+    """Where the ``anchor_columns`` are among a loaded row's fields (``values.load_columns``)."""
+    anchor = anchor_columns(table)
+    return tuple(at for at, col in enumerate(load_columns(table)) if col in anchor)
 
 
 # The staging CSV's quote character: byte 0x01, which JSON text Postgres accepts never holds raw
@@ -160,10 +173,11 @@ def _row_parts(table: TablePlan, apart: tuple[TargetColumn, ...]) -> tuple[list[
 
 
 def _rows_hash(cur, row_text: str, relation: sql.Identifier) -> tuple[int, int]:
-    """(rows, hash sum) of ``row_text`` over every row of ``relation`` (``_hash_sum``)."""
+    """(rows, hash sum mod 2^64) of ``row_text`` over every row of ``relation``
+    (``_hash_sum``)."""
     cur.execute(sql.SQL(f"SELECT {_hash_sum(row_text)} FROM {{}}").format(relation))
     rows, total = cur.fetchone()
-    return rows, int(total)
+    return rows, int(total) % MOD
 
 
 def source_hash(cur, table: TablePlan, apart: tuple[TargetColumn, ...],

@@ -10,8 +10,10 @@ streams its range through a pipe as chunks of whole rows, hashing the rows it se
 The ``TableStream`` that ``stream`` returns is the file-like object ``copy_expert`` reads: each
 ``read`` is the next chunk of whichever worker has one (row order does not matter to COPY or to
 the checksum, a sum). When every worker has ended its range, ``checksum`` holds the table's
-(rows, checksum), the sum of the workers' parts. A refused value, a worker's error or a worker
-that dies raises ``LoadFailed`` naming the table; ``close`` then stops every worker.
+(rows, checksum), the sum of the workers' parts, and ``jsonb_hash`` the (rows, hash sum) of its
+jsonb columns that ``jsonb_verify`` compares, where the workers could hash every row's.
+A refused value, a worker's error or a worker that dies raises ``LoadFailed`` naming the table;
+``close`` then stops every worker.
 """
 
 from __future__ import annotations
@@ -32,9 +34,9 @@ from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.engines import LoadFailed
 from sqlite_to_pg.reader_worker import (
-    CHECKSUM,
     CHUNK,
     END,
+    END_SUMS,
     FAILED,
     FRAME_HEADER,
     REFUSED,
@@ -120,11 +122,15 @@ class _Worker:
 class TableStream:
     """One table's rows from the workers reading it (see the module docstring)."""
 
-    def __init__(self, table: str, workers: list[_Worker], on_rows: Callable[[int], None]):
+    def __init__(self, table: str, workers: list[_Worker], on_rows: Callable[[int], None],
+                 jsonb: bool = False):
         self._table = table
+        self._jsonb = jsonb
         self._active = list(workers)
         self._on_rows = on_rows
         self._checksum = RowChecksum()
+        self._jsonb_hash = RowChecksum()
+        self._jsonb_left_out = 0
 
     def read(self, size: int = -1) -> bytes:
         while self._active:
@@ -135,7 +141,10 @@ class TableStream:
                     self._on_rows(rows)
                     return payload
                 if kind == END:
-                    self._checksum.absorb(rows, CHECKSUM.unpack(payload)[0])
+                    total, jsonb_hash, left_out = END_SUMS.unpack(payload)
+                    self._checksum.absorb(rows, total)
+                    self._jsonb_hash.absorb(rows - left_out, jsonb_hash)
+                    self._jsonb_left_out += left_out
                     self._active.remove(worker)
                 elif kind == REFUSED:
                     raise LoadFailed(payload.decode("utf-8", "replace"))
@@ -150,6 +159,17 @@ class TableStream:
         if self._active:
             raise RuntimeError(f"{self._table}: the stream has not ended")
         return self._checksum.result
+
+    @property
+    def jsonb_hash(self) -> tuple[int, int] | None:
+        """(rows, hash sum) of the jsonb columns of every row sent, as
+        ``jsonb_verify.source_hash`` gives them (``reader_worker.Task.jsonb_anchor``); None
+        where a row's could not be hashed so, or the table was not read so. Complete once
+        ``read`` has returned b""."""
+        rows, _total = self.checksum
+        if not self._jsonb or self._jsonb_left_out or self._jsonb_hash.rows != rows:
+            return None
+        return self._jsonb_hash.result
 
 
 class ReaderProcesses:
@@ -175,23 +195,29 @@ class ReaderProcesses:
         return self._native
 
     def stream(self, table: TablePlan, coercions: frozenset[str],
-               on_rows: Callable[[int], None]) -> TableStream:
-        """Start reading ``table``'s COPY rows (``values.copy_row_blob_sql``) on the workers."""
+               on_rows: Callable[[int], None],
+               jsonb_anchor: tuple[int, ...] | None = None) -> TableStream:
+        """Start reading ``table``'s COPY rows (``values.copy_row_blob_sql``) on the workers;
+        ``jsonb_anchor``: the positions of the anchor ``jsonb_verify`` ties a table's jsonb
+        values to, for ``TableStream.jsonb_hash`` (where the workers hash in C)."""
         names = tuple(col.name for col in load_columns(table))
         apart = len(table.columns) - len(hashed_columns(table.columns))
         native = (native_rows.copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
                   if self._native else None)
         row_sql = native or copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
         return self.stream_rows(table, row_sql, on_rows, names=names, apart=apart,
-                                native=native is not None)
+                                native=native is not None,
+                                jsonb_anchor=jsonb_anchor if native and apart else None)
 
     def stream_rows(self, table: TablePlan, row_sql: str, on_rows: Callable[[int], None], *,
                     names: tuple[str, ...] = ("?",), apart: int = 0,
                     hashed: bool = True, lines: bool = True,
-                    native: bool = False) -> TableStream:
+                    native: bool = False,
+                    jsonb_anchor: tuple[int, ...] | None = None) -> TableStream:
         """Start reading ``row_sql`` (a BLOB: one row's text, newline included) for every row
         of ``table`` on the workers, one rowid range each (``reader_worker.Task``; ``native``:
-        ``row_sql`` needs ``native_rows``, and line-framed rows are hashed in C)."""
+        ``row_sql`` needs ``native_rows``, and line-framed rows are hashed in C;
+        ``jsonb_anchor``: see ``stream``)."""
         if hashed and not lines:
             raise ValueError("rows that are not one line each cannot be hashed")
         if self._streaming:
@@ -203,8 +229,8 @@ class ReaderProcesses:
         for worker, (first, last) in zip(workers, bounds, strict=True):
             worker.send(Task(table.name, quote_sqlite(table.source.name), row_sql,
                              rowid_name(table), first, last, names, apart, hashed, lines,
-                             native))
-        return TableStream(table.name, workers, on_rows)
+                             native, jsonb_anchor))
+        return TableStream(table.name, workers, on_rows, jsonb=jsonb_anchor is not None)
 
     def ended(self, stream: TableStream) -> tuple[int, int]:
         """The table's (rows, checksum) once its stream has ended; the workers are free."""

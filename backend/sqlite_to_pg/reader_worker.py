@@ -5,8 +5,10 @@ opens the file, by default ``foundation.sqlite_files.BULK_SQLITE``).
 It reads tasks from stdin, one JSON object a line (``Task``), and for each streams the rows of
 its query to stdout as frames (``write_frame``): chunks of whole COPY rows, then the end of the
 task with the row count and checksum of what it sent (``row_checksum.RowChecksum`` over each row's
-hashed part). A chunk holding a refused value ends the task with a refusal naming table, column
-and row instead; any error ends it with a failure frame. End of stdin ends the process.
+hashed part) and, for a task with a ``Task.jsonb_anchor``, the sum of the hashes
+``jsonb_verify`` compares for its jsonb fields (``native_rows.jsonb_line_checksum``). A chunk
+holding a refused value ends the task with a refusal naming table, column and row instead; any
+error ends it with a failure frame. End of stdin ends the process.
 
 Each task is read inside one read transaction, so it sees one state of the file. The parent is
 ``sqlite_to_pg.reader_processes``.
@@ -36,10 +38,11 @@ CHUNK_BYTES = 256 * 1024
 # a frame: kind (1 byte), rows (uint32), payload length (uint64), payload
 FRAME_HEADER = struct.Struct("<cIQ")
 CHUNK = b"D"       # payload: whole COPY rows
-END = b"E"         # rows: the task's row count; payload: its checksum (uint64)
+END = b"E"         # rows: the task's row count; payload: ``END_SUMS``
 REFUSED = b"R"     # payload: the refusal message (UTF-8)
 FAILED = b"F"      # payload: the error message (UTF-8)
-CHECKSUM = struct.Struct("<Q")
+# the checksum; with a jsonb anchor, the jsonb hash sum and the rows it leaves out (else 0, 0)
+END_SUMS = struct.Struct("<QQQ")
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ class Task:
     ``lines``: each row is one line (COPY text, checked: a raw newline would split a row);
     false for rows that may hold raw newlines (CSV), which are then not split and cannot be
     hashed (such a task has ``hashed`` false). ``native``: ``row_sql`` calls the functions
-    of ``sqlite_to_pg.native_rows``, and line-framed rows are hashed in C."""
+    of ``sqlite_to_pg.native_rows``, and line-framed rows are hashed in C. ``jsonb_anchor``
+    (native, hashed tasks): the ``apart`` fields are jsonb source texts, and the jsonb hash of
+    each row is summed too, its anchor the fields at these positions."""
 
     table: str
     source: str
@@ -66,6 +71,7 @@ class Task:
     hashed: bool = True
     lines: bool = True
     native: bool = False
+    jsonb_anchor: tuple[int, ...] | None = None
 
     def to_line(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -73,7 +79,9 @@ class Task:
     @classmethod
     def from_line(cls, line: bytes) -> Task:
         fields = json.loads(line)
-        return cls(**{**fields, "columns": tuple(fields["columns"])})
+        anchor = fields["jsonb_anchor"]
+        return cls(**{**fields, "columns": tuple(fields["columns"]),
+                      "jsonb_anchor": None if anchor is None else tuple(anchor)})
 
 
 def hashed_part(line: bytes, apart: int) -> bytes:
@@ -130,16 +138,37 @@ def _line_count_error(rows: int, lines: int, last: int | None) -> str:
     return f"{rows} rows gave {lines} lines of COPY text{where}"
 
 
-def _add_native(checksum: RowChecksum, data: bytes, count: int, task: Task) -> None:
+@dataclass
+class _Sums:
+    """What a task hashes: its rows' checksum and, with a jsonb anchor, the sum of their jsonb
+    hashes and how many rows that sum leaves out."""
+
+    rows: RowChecksum
+    jsonb: RowChecksum
+    jsonb_left_out: int = 0
+
+    def end_frame(self) -> tuple[int, bytes]:
+        rows, total = self.rows.result
+        return rows, END_SUMS.pack(total, self.jsonb.result[1], self.jsonb_left_out)
+
+
+def _add_native(sums: _Sums, data: bytes, count: int, task: Task) -> None:
     """Hash a chunk's rows in C, checking first that they are ``count`` whole lines with no
     raw carriage return (which ``bytes.splitlines`` would have split at)."""
-    lines, total, size = native_rows.line_checksum(data, task.apart if task.hashed else 0)
+    apart = task.apart if task.hashed else 0
+    if task.jsonb_anchor is not None and apart:
+        lines, total, size, jsonb, left_out = native_rows.jsonb_line_checksum(
+            data, apart, task.jsonb_anchor)
+        sums.jsonb.absorb(lines - left_out, jsonb)
+        sums.jsonb_left_out += left_out
+    else:
+        lines, total, size = native_rows.line_checksum(data, apart)
     if lines != count or size != len(data) or b"\r" in data:
         raise ValueError(_line_count_error(count, len(data.splitlines()), None))
     if task.hashed:
-        checksum.absorb(lines, total)
+        sums.rows.absorb(lines, total)
     else:
-        checksum.rows += count
+        sums.rows.rows += count
 
 
 def _chunks_by_row(src, task: Task) -> Iterator[tuple[bytes, int, list[bytes] | None]]:
@@ -151,7 +180,7 @@ def _chunks_by_row(src, task: Task) -> Iterator[tuple[bytes, int, list[bytes] | 
 
 def run_task(src, task: Task, out: BinaryIO) -> None:
     """Stream one task's rows as frames (see the module docstring)."""
-    checksum = RowChecksum()
+    sums = _Sums(RowChecksum(), RowChecksum())
     src.execute("BEGIN")
     try:
         chunks = _chunks_by_rowid(src, task) if task.rowid else _chunks_by_row(src, task)
@@ -161,17 +190,19 @@ def run_task(src, task: Task, out: BinaryIO) -> None:
                 write_frame(out, REFUSED, payload=refusal(task.table, task.columns, lines).encode())
                 return
             if lines is None and task.lines:  # a native task's chunk
-                _add_native(checksum, data, count, task)
-            elif task.hashed:  # only line-framed tasks are (``ReaderProcesses.stream_rows``)
-                checksum.add([hashed_part(line, task.apart) for line in lines]
-                             if task.apart else lines)
+                _add_native(sums, data, count, task)
+                write_frame(out, CHUNK, count, data)
+                continue
+            if task.hashed:  # only line-framed tasks are (``ReaderProcesses.stream_rows``)
+                sums.rows.add([hashed_part(line, task.apart) for line in lines]
+                              if task.apart else lines)
             else:
-                checksum.rows += count
+                sums.rows.rows += count
+            sums.jsonb_left_out += count  # jsonb is hashed in C only
             write_frame(out, CHUNK, count, data)
     finally:
         src.execute("COMMIT")
-    rows, total = checksum.result
-    write_frame(out, END, rows, CHECKSUM.pack(total))
+    write_frame(out, END, *sums.end_frame())
 
 
 def serve(sqlite_path: str, tasks: BinaryIO, out: BinaryIO, library: str | None = None) -> None:

@@ -12,7 +12,8 @@
  *  - Python: line_checksum(data, apart) -> (lines, checksum): the row checksum
  *    (sqlite_to_pg.row_checksum) of the whole lines in data, each hashed without its last
  *    apart fields, and the length of those lines; rows_checksum(rows), the same of a
- *    sequence of rows, each hashed as it is.
+ *    sequence of rows, each hashed as it is; jsonb_line_checksum(data, apart, anchor), also
+ *    the sum jsonb_verify compares for the jsonb fields (jsonb_text.c, text_hash.c).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,6 +21,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sqlite3ext.h>
+
+#include "jsonb_text.h"
+#include "text_hash.h"
 SQLITE_EXTENSION_INIT1
 
 /* ---- md5 (RFC 1321) ------------------------------------------------------------------- */
@@ -90,6 +94,21 @@ static uint64_t md5_first_half(const unsigned char *text, size_t length, int new
 
 /* ---- Python: line_checksum ------------------------------------------------------------ */
 
+/* Where the hashed part of the row data[start:stop] ends, as reader_worker.hashed_part
+ * (bytes.rsplit) cuts it: at up to apart tabs from the end; -1 for a row with no tab at all,
+ * which is hashed whole, a newline added. */
+static Py_ssize_t hashed_end(const unsigned char *data, Py_ssize_t start, Py_ssize_t stop,
+                             int apart) {
+    Py_ssize_t hashed = stop;
+    for (int cut = 0; cut < apart; cut++) {
+        Py_ssize_t at = hashed - 1;
+        while (at >= start && data[at] != '\t') at--;
+        if (at < start) return cut == 0 ? -1 : hashed;
+        hashed = at;
+    }
+    return hashed;
+}
+
 static PyObject *line_checksum(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer view;
@@ -102,19 +121,8 @@ static PyObject *line_checksum(PyObject *self, PyObject *args) {
     for (;;) {
         const unsigned char *end = memchr(data + start, '\n', (size_t)(size - start));
         if (end == NULL) break;
-        Py_ssize_t stop = end - data;
-        /* as reader_worker.hashed_part (bytes.rsplit): cut at up to apart tabs from the end;
-         * a line with no tab at all is kept whole, its newline and a second one hashed */
-        Py_ssize_t hashed = stop;
-        for (int cut = 0; cut < apart; cut++) {
-            Py_ssize_t at = hashed - 1;
-            while (at >= start && data[at] != '\t') at--;
-            if (at < start) {
-                if (cut == 0) hashed = stop + 1;
-                break;
-            }
-            hashed = at;
-        }
+        Py_ssize_t stop = end - data, hashed = hashed_end(data, start, stop, apart);
+        if (hashed < 0) hashed = stop + 1; /* its newline, and a second one, hashed */
         total += md5_first_half(data + start, (size_t)(hashed - start), 1);
         lines++;
         start = stop + 1;
@@ -122,6 +130,132 @@ static PyObject *line_checksum(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     return Py_BuildValue("nKn", lines, (unsigned long long)total, start);
+}
+
+/* ---- Python: jsonb_line_checksum, jsonb_text, text_hash ------------------------------- */
+
+#define MOST_ANCHOR_FIELDS 100
+
+/* The text sqlite_to_pg/jsonb_verify.py hashes for a row (its staging's row, as Postgres
+ * prints it) from the COPY row data[start:stop] (no newline) the load sends: the anchor
+ * fields (their positions in anchor, ascending) joined by tabs, then a tab and each of the
+ * last apart fields (jsonb source text) as jsonb prints it (jsonb_field_text), into line;
+ * 0 where a field is not of a shape jsonb_text.c handles, or the row is short of fields. */
+static int apart_text(const unsigned char *data, Py_ssize_t start, Py_ssize_t stop, int apart,
+                      const int *anchor, int anchors, JsonbScratch *scratch, Bytes *line) {
+    Py_ssize_t hashed = hashed_end(data, start, stop, apart);
+    if (hashed < 0) return 0;
+    line->length = 0;
+    Py_ssize_t field_start = start;
+    int field = 0, next = 0;
+    while (next < anchors) { /* the anchor fields, all before the jsonb ones */
+        const unsigned char *tab = memchr(data + field_start, '\t',
+                                          (size_t)(hashed - field_start));
+        Py_ssize_t field_end = tab ? tab - data : hashed;
+        if (field == anchor[next]) {
+            size_t length = (size_t)(field_end - field_start);
+            if (!bytes_reserve(line, length + 1)) return 0;
+            if (next > 0) line->data[line->length++] = '\t';
+            memcpy(line->data + line->length, data + field_start, length);
+            line->length += length;
+            next++;
+        }
+        if (tab == NULL) break;
+        field_start = field_end + 1;
+        field++;
+    }
+    if (next < anchors) return 0;
+    Py_ssize_t at = hashed;
+    for (int i = 0; i < apart; i++) {
+        if (at >= stop || data[at] != '\t') return 0; /* fewer fields than apart */
+        at++;
+        const unsigned char *tab = memchr(data + at, '\t', (size_t)(stop - at));
+        Py_ssize_t end = tab ? tab - data : stop;
+        if (!bytes_reserve(line, 1)) return 0;
+        line->data[line->length++] = '\t';
+        if (!jsonb_field_text(data + at, (size_t)(end - at), scratch, line)) return 0;
+        at = end;
+    }
+    return at == stop;
+}
+
+static PyObject *jsonb_line_checksum(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    int apart, anchor[MOST_ANCHOR_FIELDS];
+    PyObject *positions;
+    if (!PyArg_ParseTuple(args, "y*iO", &view, &apart, &positions)) return NULL;
+    PyObject *sequence = PySequence_Fast(positions, "anchor must be a sequence");
+    if (sequence == NULL) goto failed;
+    Py_ssize_t anchors = PySequence_Fast_GET_SIZE(sequence);
+    if (anchors > MOST_ANCHOR_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "jsonb_line_checksum: too many anchor fields");
+        goto failed;
+    }
+    for (Py_ssize_t i = 0; i < anchors; i++) {
+        long position = PyLong_AsLong(PySequence_Fast_GET_ITEM(sequence, i));
+        if (position == -1 && PyErr_Occurred()) goto failed;
+        if (position < 0 || (i > 0 && position <= anchor[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "jsonb_line_checksum: anchor not ascending");
+            goto failed;
+        }
+        anchor[i] = (int)position;
+    }
+    Py_CLEAR(sequence);
+    const unsigned char *data = view.buf;
+    Py_ssize_t size = view.len, start = 0, lines = 0, unusual = 0;
+    uint64_t total = 0, apart_total = 0;
+    JsonbScratch scratch = {0};
+    Bytes line = {0};
+    Py_BEGIN_ALLOW_THREADS
+    for (;;) {
+        const unsigned char *end = memchr(data + start, '\n', (size_t)(size - start));
+        if (end == NULL) break;
+        Py_ssize_t stop = end - data, hashed = hashed_end(data, start, stop, apart);
+        if (hashed < 0) hashed = stop + 1;
+        total += md5_first_half(data + start, (size_t)(hashed - start), 1);
+        if (apart_text(data, start, stop, apart, anchor, (int)anchors, &scratch, &line))
+            apart_total += text_hash(line.data, line.length);
+        else
+            unusual++;
+        lines++;
+        start = stop + 1;
+    }
+    Py_END_ALLOW_THREADS
+    jsonb_scratch_free(&scratch);
+    free(line.data);
+    PyBuffer_Release(&view);
+    return Py_BuildValue("nKnKn", lines, (unsigned long long)total, start,
+                         (unsigned long long)apart_total, unusual);
+failed:
+    Py_XDECREF(sequence);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+static PyObject *jsonb_text_of(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    JsonbScratch scratch = {0};
+    Bytes text = {0};
+    int done = jsonb_text(view.buf, (size_t)view.len, &scratch, &text);
+    PyObject *result = done ? PyBytes_FromStringAndSize((const char *)text.data,
+                                                        (Py_ssize_t)text.length)
+                            : Py_NewRef(Py_None);
+    jsonb_scratch_free(&scratch);
+    free(text.data);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *text_hash_of(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    uint64_t hash = text_hash(view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromLongLong((long long)hash);
 }
 
 /* ---- Python: rows_checksum ------------------------------------------------------------ */
@@ -166,6 +300,13 @@ static PyMethodDef methods[] = {
      "line_checksum(data, apart) -> (lines, checksum mod 2**64, bytes in those lines)"},
     {"rows_checksum", rows_checksum, METH_O,
      "rows_checksum(rows) -> (rows, checksum mod 2**64): each row (bytes) hashed as it is"},
+    {"jsonb_line_checksum", jsonb_line_checksum, METH_VARARGS,
+     "jsonb_line_checksum(data, apart, anchor) -> (lines, checksum, bytes, jsonb hash sum, "
+     "lines left out of it)"},
+    {"jsonb_text", jsonb_text_of, METH_VARARGS,
+     "jsonb_text(json) -> the text Postgres' jsonb prints for it, or None (not handled here)"},
+    {"text_hash", text_hash_of, METH_VARARGS,
+     "text_hash(text) -> hashtextextended(text, 0), as a signed 64-bit integer"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_copy_rows_native",
