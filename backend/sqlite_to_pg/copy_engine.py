@@ -136,8 +136,7 @@ class CopyEngine:
                             freeze=table.name in prepared.plain_tables))
                 # the jsonb columns' source side the readers could not hash, on the core the
                 # index builds leave free
-                hashed = self.source_checksums.apart
-                self.source_checksums.apart = {**hashed, **apart.start(skip=hashed)}
+                self.source_checksums.apart = apart.start(known=self.source_checksums.apart)
                 progress.note(f"rebuilding {len(prepared.indexes)} indexes")
                 rebuild_indexes(cur, prepared.indexes)
                 progress.note(f"re-adding {len(prepared.keys)} foreign keys")

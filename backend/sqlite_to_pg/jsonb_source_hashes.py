@@ -11,17 +11,19 @@ of the verify's 4.4 s, docs/benchmarks.md). Verify then reads only the target's 
 compares; on any difference, or if this work failed or was not done, it stages the source in
 its own transaction as before, which names the columns and rows that differ.
 
-Where the built-in loader's readers could hash a table's jsonb source side themselves, each
-value printed in C as jsonb prints it (``native_rows.jsonb_line_checksum``), this work is
-skipped for that table (``start``'s ``skip``).
+Where a table's jsonb source side is hashed elsewhere already, each value printed in C as jsonb
+prints it (``native_rows.jsonb_line_checksum``: by the built-in loader's readers, or by the
+source reads that run beside pgloader), that hash is awaited (``start``'s ``known``) and the
+table is staged here only if it could not be computed so; no connection is opened unless a
+table is staged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Collection
-from concurrent.futures import Future
+from collections.abc import Mapping
+from concurrent.futures import Future, wait
 from pathlib import Path
 
 import psycopg2
@@ -33,6 +35,7 @@ from sqlite_to_pg.values import apply_session_settings
 
 # one reader: the other core is the index build's; the staging COPY keeps pace with one
 READERS = 1
+WAKE_SECONDS = 0.1  # how often a wait for a known hash looks whether it was cancelled
 
 
 class JsonbSourceHashes:
@@ -47,14 +50,17 @@ class JsonbSourceHashes:
         self._tables = [table for table in tables if apart_columns(table)]
         self._coercions = frozenset(coercions)
         self.futures: dict[str, Future] = {}  # filled by ``start``
+        self._known: dict[str, Future] = {}
         self._conn = None
         self._thread: threading.Thread | None = None
         self._cancelled = threading.Event()
 
-    def start(self, skip: Collection[str] = ()) -> dict[str, Future]:
-        """Begin hashing in a thread (nothing to do without jsonb columns), but for the tables
-        named in ``skip`` (whose source hash is known already); ``futures``."""
-        self._tables = [table for table in self._tables if table.name not in skip]
+    def start(self, known: Mapping[str, Future] | None = None) -> dict[str, Future]:
+        """Begin hashing in a thread (nothing to do without jsonb columns); ``futures``.
+        ``known``: per table, a Future of its source (rows, hash sum) computed elsewhere, or
+        of None where it could not be: awaited first, and the table staged only for None or a
+        failure."""
+        self._known = dict(known or {})
         self.futures = {table.name: Future() for table in self._tables}
         if self._tables:
             self._thread = threading.Thread(target=self._run, name="jsonb-source-hashes",
@@ -63,15 +69,21 @@ class JsonbSourceHashes:
         return self.futures
 
     def _run(self) -> None:
+        cur = None
         try:
-            self._conn = psycopg2.connect(libpq_url(self._url),
-                                          application_name="cutover-jsonb-source-hashes")
-            with self._conn.cursor() as cur:
-                apply_session_settings(cur)
-                for table in self._tables:
-                    if self._cancelled.is_set():  # also when close() came before connect
-                        break
-                    self._hash_table(cur, table)
+            for table in self._tables:
+                if self._cancelled.is_set():  # also when close() came before connect
+                    break
+                hashed = self._await(self._known.get(table.name))
+                if hashed is not None:
+                    self.futures[table.name].set_result(hashed)
+                    continue
+                if cur is None:
+                    self._conn = psycopg2.connect(
+                        libpq_url(self._url), application_name="cutover-jsonb-source-hashes")
+                    cur = self._conn.cursor()
+                    apply_session_settings(cur)
+                self._hash_table(cur, table)
         except BaseException as exc:  # verify stages the source itself instead
             for future in self.futures.values():
                 if not future.done():
@@ -83,6 +95,14 @@ class JsonbSourceHashes:
             if self._conn is not None:
                 with contextlib.suppress(psycopg2.Error):
                     self._conn.close()
+
+    def _await(self, known: Future | None) -> tuple[int, int] | None:
+        """The result of ``known`` once it has one; None for none, a failure, or a cancel."""
+        while known is not None and not known.done():
+            if self._cancelled.is_set():
+                return None
+            wait([known], timeout=WAKE_SECONDS)
+        return known_source_hash(known)
 
     def _hash_table(self, cur, table: TablePlan) -> None:
         apart = apart_columns(table)

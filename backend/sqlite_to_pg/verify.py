@@ -37,7 +37,7 @@ from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from sqlite_to_pg.foreign_key_spot_check import spot_check_foreign_keys
 from sqlite_to_pg.jsonb_source_hashes import known_source_hash
-from sqlite_to_pg.jsonb_verify import compare_apart
+from sqlite_to_pg.jsonb_verify import anchor_positions, compare_apart
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
 from sqlite_to_pg.sequences import sequence_states
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
@@ -141,12 +141,24 @@ class SourceChecksums:
 
 
 def range_checksum(src, table: TablePlan, coercions: frozenset[str],
-                   where: str = WHOLE_TABLE, native: bool = False) -> RowChecksum:
+                   where: str = WHOLE_TABLE, native: bool = False,
+                   jsonb_hash: Future | None = None) -> RowChecksum:
     """The checksum of the source rows ``where`` selects (a rowid range, or all).
 
     ``src`` needs the value functions (``values.register_functions``); ``native``: it has
     ``native_rows`` too, which then builds and hashes the rows in C where it can.
+    ``jsonb_hash``: given the (rows, hash sum) of the jsonb columns that ``jsonb_verify``
+    compares, from the same rows, where the C code can hash every one (else None).
     """
+    if jsonb_hash is not None:
+        try:
+            checksum, hashed = _with_jsonb_hash(src, table, coercions, where, native)
+        except BaseException as exc:
+            jsonb_hash.set_exception(exc)
+            raise
+        jsonb_hash.set_result(hashed)
+        if checksum is not None:
+            return checksum
     checksum = RowChecksum()
     query = native_rows.hash_rows_query(table, coercions) if native else None
     add = native_rows.add_rows if query else RowChecksum.add
@@ -154,6 +166,31 @@ def range_checksum(src, table: TablePlan, coercions: frozenset[str],
     while chunk := cursor.fetchmany(CHUNK_ROWS):
         add(checksum, [line for (line,) in chunk])
     return checksum
+
+
+def _with_jsonb_hash(src, table: TablePlan, coercions: frozenset[str], where: str,
+                     native: bool) -> tuple[RowChecksum | None, tuple[int, int] | None]:
+    """The rows' checksum and their jsonb hash (``native_rows.jsonb_line_checksum`` over the
+    load's COPY rows, of which the part before the jsonb fields is what ``hash_rows_query``
+    gives); (None, None) where the C code cannot do it, (checksum, None) where a row's jsonb
+    is left to Postgres."""
+    apart = len(table.columns) - len(hashed_columns(table.columns))
+    row = native_rows.copy_row_blob_sql(table, coercions) if native and apart else None
+    if row is None:
+        return None, None
+    checksum, jsonb, left_out = RowChecksum(), RowChecksum(), 0
+    anchor = anchor_positions(table)
+    cursor = src.execute(f"SELECT {row} FROM {quote_sqlite(table.source.name)} WHERE {where}")
+    while chunk := cursor.fetchmany(CHUNK_ROWS):
+        data = b"".join(line for (line,) in chunk)
+        lines, total, size, hashed, unhashed = native_rows.jsonb_line_checksum(data, apart,
+                                                                               anchor)
+        if lines != len(chunk) or size != len(data) or b"\r" in data:
+            return None, None  # a row not one line: hashed the general way
+        checksum.absorb(lines, total)
+        jsonb.absorb(lines - unhashed, hashed)
+        left_out += unhashed
+    return checksum, None if left_out else jsonb.result
 
 
 def sqlite_checksum(sqlite_path: Path, table: TablePlan,
@@ -337,9 +374,11 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
     result = Verification()
     known = {table.name: source_checksums.lookup(sqlite_path, table.name, coercions)
              for table in plan.tables} if source_checksums else {}
+    jsonb_hashes: dict[str, Future] = {}  # hashed with the rows, where not known
     with SourcePool(sqlite_path, threads=SOURCE_THREADS, library=BULK_SQLITE) as pool:
         sources = {table.name: known.get(table.name) or pool.submit(
-            range_checksum, table, coercions, WHOLE_TABLE, pool.native)
+            range_checksum, table, coercions, WHOLE_TABLE, pool.native,
+            jsonb_hashes.setdefault(table.name, Future()))
             for table in plan.tables}
         with conn.cursor() as cur:
             apply_session_settings(cur)
@@ -356,7 +395,8 @@ def verify(plan: Plan, sqlite_path: Path, conn, snapshot_before=None, *,
                 if not check.ok:
                     result.problems.append(describe_mismatch(check))
                 source_apart = (source_checksums.apart_hash(sqlite_path, table.name, coercions)
-                                if source_checksums else None)
+                                if source_checksums else None
+                                ) or known_source_hash(jsonb_hashes.get(table.name))
                 if (apart := compare_apart(sqlite_path, cur, table, coercions,
                                            source_apart)) is not None:
                     result.problems.append(apart)

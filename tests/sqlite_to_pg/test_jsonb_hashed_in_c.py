@@ -1,33 +1,39 @@
-"""The jsonb columns' source side hashed by the built-in loader's readers, in C: each source
-text printed the way Postgres' jsonb prints it (``native_rows.jsonb_text``) and hashed the way
-``hashtextextended`` hashes (``native_rows.text_hash``), to the sum ``jsonb_verify`` has
-Postgres compute over a staging of the source.
+"""The jsonb columns' source side hashed in C, by the built-in loader's readers and by the
+source reads beside pgloader and in verify: each source text printed the way Postgres' jsonb
+prints it (``native_rows.jsonb_text``) and hashed the way ``hashtextextended`` hashes
+(``native_rows.text_hash``), to the sum ``jsonb_verify`` has Postgres compute over a staging
+of the source.
 
 Against Postgres itself: the hash on every tail length; each line's sum, from Python's own
 jsonb print (``value_functions.jsonb_text``) hashed by Postgres; after a real load, the
-target's hash; a value changed afterwards still fails verify, named; a table holding a value
-the C code leaves to Postgres (a number with an exponent) is hashed by the staging instead.
+target's hash, by both ways of reading; a value changed afterwards still fails verify, named;
+a table holding a value the C code leaves to Postgres (a number with an exponent) is hashed by
+the staging instead, which opens no connection for a table whose hash is known.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+from concurrent.futures import Future
 
 import psycopg2
 import pytest
 from pgloader_support import plan_for
 
+from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg import native_rows
 from sqlite_to_pg.copy_engine import CopyEngine
+from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.jsonb_verify import anchor_positions, apart_columns, target_hash
 from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.reader_worker import hashed_part
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
+from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
 from sqlite_to_pg.value_functions import jsonb_text
 from sqlite_to_pg.values import apply_session_settings
-from sqlite_to_pg.verify import verify
+from sqlite_to_pg.verify import range_checksum, sqlite_checksum, verify
 
 pytestmark = pytest.mark.requires_pg
 
@@ -108,6 +114,18 @@ def _readers_hash(source, table):
         return stream.jsonb_hash
 
 
+def _source_reads_hash(source, table):
+    """What the source reads beside pgloader and in verify give: the rows' checksum (as
+    without the jsonb hash) and the jsonb hash."""
+    jsonb = Future()
+    with SourcePool(source, library=BULK_SQLITE) as pool:
+        assert pool.native
+        checksum = pool.submit(range_checksum, table, frozenset(), WHOLE_TABLE, True,
+                               jsonb).result()
+    assert checksum.result == sqlite_checksum(source, table)
+    return jsonb.result()
+
+
 def test_after_a_load_the_readers_hash_is_the_targets(make_sqlite, pg_exec, pg_url):
     """And a value changed, dropped or swapped between rows afterwards fails verify, named."""
     source = _source(make_sqlite, pg_exec,
@@ -123,7 +141,7 @@ def test_after_a_load_the_readers_hash_is_the_targets(make_sqlite, pg_exec, pg_u
         apply_session_settings(cur)
         target = target_hash(cur, table, apart_columns(table))
     assert engine.source_checksums.apart["doc"].result() == target == _readers_hash(source, table)
-    assert target[0] == ROWS
+    assert _source_reads_hash(source, table) == target and target[0] == ROWS
     for change in ("""UPDATE doc SET body = body || '{"extra": 1}' WHERE id = 13""",
                    "UPDATE doc SET meta = NULL WHERE id = 10",
                    "UPDATE doc d SET body = o.body FROM doc o WHERE d.id = 14 AND o.id = 15"):
@@ -141,3 +159,25 @@ def test_a_table_with_a_value_left_to_postgres_is_not_hashed_by_the_readers(
     source = _source(make_sqlite, pg_exec, lambda i: '{"n": 1e3}' if i == 777 else f"[{i}]")
     [table] = plan_for(source, pg_url).tables
     assert _readers_hash(source, table) is None
+    assert _source_reads_hash(source, table) is None
+
+
+def test_the_staging_waits_for_a_known_hash_and_stages_only_without_one(
+        make_sqlite, pg_exec, pg_url):
+    source = _source(make_sqlite, pg_exec, lambda i: f'{{"n": {i}}}')
+    [table] = plan_for(source, pg_url).tables
+    nowhere = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    known = Future()
+    with JsonbSourceHashes(source, nowhere, [table]) as hashes:
+        [future] = hashes.start(known={"doc": known}).values()
+        known.set_result((3, 4))
+        assert future.result(timeout=5) == (3, 4)  # no connection was opened
+    for unknown in (None, RuntimeError("the read failed")):
+        known = Future()
+        with JsonbSourceHashes(source, pg_url, [table]) as hashes:
+            [future] = hashes.start(known={"doc": known}).values()
+            if unknown is None:
+                known.set_result(None)
+            else:
+                known.set_exception(unknown)
+            assert future.result(timeout=60) == _source_reads_hash(source, table)
