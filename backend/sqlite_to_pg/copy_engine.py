@@ -47,13 +47,13 @@ from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.jsonb_verify import anchor_positions, apart_columns
 from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
+from sqlite_to_pg.source_checksums import SourceChecksums, source_signature
 from sqlite_to_pg.values import (
     apply_session_settings,
     copy_rows_query,
     load_columns,
     register_functions,
 )
-from sqlite_to_pg.verify import SourceChecksums, source_signature
 
 LOCK_TIMEOUT = "30s"
 

@@ -4,9 +4,9 @@ Verify needs each source table's (rows, checksum). The built-in loader hashes th
 sends; pgloader reads SQLite itself, so verify used to read and hash the whole file again
 after it. ``hash_while_loading`` starts those reads on a pool of source threads when the load
 starts, so they overlap the load; they hash the jsonb columns' source side too, in C, where
-they can (``verify.range_checksum``), and Postgres hashes it on a connection of its own for a
-table where they cannot; verify then waits only for what is not done yet. The result is dropped
-by verify (and the file read again) if the file changed meanwhile.
+they can (``source_checksums.range_checksum``), and Postgres hashes it on a connection of its
+own for a table where they cannot; verify then waits only for what is not done yet. The result
+is dropped by verify (and the file read again) if the file changed meanwhile.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg.catalog import Plan
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.jsonb_verify import apart_columns
+from sqlite_to_pg.source_checksums import SourceChecksums, range_checksum, source_signature
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
-from sqlite_to_pg.verify import SourceChecksums, range_checksum, source_signature
 
 
 @contextlib.contextmanager

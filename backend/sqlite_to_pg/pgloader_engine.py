@@ -60,8 +60,8 @@ from sqlite_to_pg.pgloader_command import (
 )
 from sqlite_to_pg.pgloader_progress import CopyProgress
 from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.source_checksums import SourceChecksums
 from sqlite_to_pg.target_checksums_beside import TargetChecksumsBeside
-from sqlite_to_pg.verify import SourceChecksums
 
 _COPY_CONTEXT = re.compile(r"CONTEXT: COPY (?P<table>\S+?),")
 _COPY_STARTED = re.compile(r'NOTICE COPY (?P<table>"(?:[^"]|"")*") with')

@@ -30,10 +30,11 @@ from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.reader_worker import hashed_part
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
+from sqlite_to_pg.source_checksums import range_checksum, sqlite_checksum
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
 from sqlite_to_pg.value_functions import jsonb_text
 from sqlite_to_pg.values import apply_session_settings
-from sqlite_to_pg.verify import range_checksum, sqlite_checksum, verify
+from sqlite_to_pg.verify import verify
 
 pytestmark = pytest.mark.requires_pg
 

@@ -18,8 +18,8 @@ from sqlite_to_pg.jsonb_verify import _csv_field
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.reader_worker import hashed_part
 from sqlite_to_pg.row_checksum import RowChecksum
+from sqlite_to_pg.source_checksums import range_checksum
 from sqlite_to_pg.values import converter_for, copy_row_sql, register_functions
-from sqlite_to_pg.verify import range_checksum
 
 LONG = "x" * 3000 + "\t\\\n\r" + "y" * 3000
 TEXTS = ["", "plain", "tab\there", "new\nline", "cr\rhere", "back\\slash", "\\N", "naïve 😀",

@@ -17,9 +17,9 @@ from sqlite_to_pg.catalog import open_source, read_plan
 from sqlite_to_pg.copy_engine import iter_copy_rows
 from sqlite_to_pg.engines import LoadFailed
 from sqlite_to_pg.reader_processes import ReaderProcesses
+from sqlite_to_pg.source_checksums import sqlite_checksum
 from sqlite_to_pg.source_scan import rowid_ranges
 from sqlite_to_pg.tab_joined import CONCAT_WS_SINCE
-from sqlite_to_pg.verify import sqlite_checksum
 
 pytestmark = pytest.mark.requires_pg
 

@@ -9,9 +9,10 @@ import psycopg2
 import pytest
 
 from sqlite_to_pg.catalog import open_source, read_plan
+from sqlite_to_pg.source_checksums import sqlite_checksum
 from sqlite_to_pg.target_checksum import pg_checksum
 from sqlite_to_pg.target_checksums_beside import TargetChecksumsBeside
-from sqlite_to_pg.verify import sqlite_checksum, verify
+from sqlite_to_pg.verify import verify
 
 pytestmark = pytest.mark.requires_pg
 

@@ -14,13 +14,14 @@ from sqlite_to_pg.catalog import open_source, read_plan
 from sqlite_to_pg.copy_engine import CopyEngine
 from sqlite_to_pg.preflight import is_rowid_alias
 from sqlite_to_pg.progress import Progress
+from sqlite_to_pg.source_checksums import SourceChecksums, sqlite_checksum
 from sqlite_to_pg.target_checksum import (
     as_load_text,
     copy_out_sql,
     parallel_printing,
     pg_checksum,
 )
-from sqlite_to_pg.verify import SourceChecksums, sqlite_checksum, verify
+from sqlite_to_pg.verify import verify
 
 pytestmark = pytest.mark.requires_pg
 
