@@ -169,8 +169,8 @@ def jsonb_line_checksum(data: bytes, apart: int,
 
 def jsonb_text(json: bytes) -> bytes | None:
     """The text Postgres' jsonb prints for the JSON text ``json``, worked out in C; None where
-    the C code does not handle it (a number with an exponent, a negative zero, nesting deeper
-    than 200, text Postgres refuses)."""
+    the C code does not handle it (a negative zero, an exponent past 1000, nesting deeper than
+    200, text Postgres refuses)."""
     if _native is None:
         raise RuntimeError("sqlite_to_pg._copy_rows_native is not built")
     return _native.jsonb_text(json)

@@ -7,7 +7,7 @@ of the source.
 Against Postgres itself: the hash on every tail length; each line's sum, from Python's own
 jsonb print (``value_functions.jsonb_text``) hashed by Postgres; after a real load, the
 target's hash, by both ways of reading; a value changed afterwards still fails verify, named;
-a table holding a value the C code leaves to Postgres (a number with an exponent) is hashed by
+a table holding a value the C code leaves to Postgres (a negative zero) is hashed by
 the staging instead, which opens no connection for a table whose hash is known.
 """
 
@@ -41,8 +41,8 @@ pytestmark = pytest.mark.requires_pg
 JSONS = ['{"b": 1, "a": [1, 2.50, {"z": null, "y": true}], "aa": "x\\u00e9\\n"}',
          '{"a":1,"a":2}', "[]", "{}", '"\\ud83d\\ude00 tab\\t"', "12", "-0.5", "false",
          ' [ 1 ,\n\t2 ]\r\n', '{"k": "back\\\\slash \\/ \\"q\\""}', '"\\u0001\\u001f"',
-         '{"deep": ' * 30 + "0" + "}" * 30]
-LEFT_TO_POSTGRES = ["1e3", "-0", '{"x": 2E-2}', "[-0.0]"]
+         '{"deep": ' * 30 + "0" + "}" * 30, "[1.5e-3, 6.02E+23, 0.00e1]"]
+LEFT_TO_POSTGRES = ["-0", '{"x": -0.00e5}', "[-0.0]", "1e1001"]
 
 
 def _pg_hash_sum(cur, texts: list[bytes]) -> int:
@@ -157,7 +157,7 @@ def test_after_a_load_the_readers_hash_is_the_targets(make_sqlite, pg_exec, pg_u
 
 def test_a_table_with_a_value_left_to_postgres_is_not_hashed_by_the_readers(
         make_sqlite, pg_exec, pg_url):
-    source = _source(make_sqlite, pg_exec, lambda i: '{"n": 1e3}' if i == 777 else f"[{i}]")
+    source = _source(make_sqlite, pg_exec, lambda i: '{"n": -0}' if i == 777 else f"[{i}]")
     [table] = plan_for(source, pg_url).tables
     assert _readers_hash(source, table) is None
     assert _source_reads_hash(source, table) is None

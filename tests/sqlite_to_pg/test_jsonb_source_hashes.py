@@ -25,10 +25,10 @@ ROWS = 30_000  # more than one reader chunk, so the background COPY streams for 
 
 
 def _body(i: int) -> str:
-    """A row's JSON; every 1000th holds a number with an exponent, which the readers leave to
+    """A row's JSON; every 1000th holds a negative zero, which the readers leave to
     Postgres to print (``native_rows.jsonb_text``), so this table's jsonb source side is
     hashed here."""
-    scale = ', "scale": 1.5e3' if i % 1000 == 0 else ""
+    scale = ', "scale": -0' if i % 1000 == 0 else ""
     return f'{{"n": {i}, "tags": ["a", "b\\n"], "pretty":\n [{i % 7}]{scale}}}'
 
 

@@ -8,12 +8,12 @@
  *  - a string with its escapes decoded (\uXXXX as UTF-8, a surrogate pair as one character;
  *    \u0000 and a lone surrogate refused), printed with " \ and every byte below 0x20
  *    escaped: \b \f \n \r \t by letter, the others as \u00xx; every other byte as it is;
- *  - a number as numeric prints it, which for a number without an exponent is its text, but
- *    for a negative zero (-0, -0.0: numeric has no sign for zero);
+ *  - a number as numeric prints it: for a number without an exponent, its text; with one, its
+ *    digits with the point moved, as many fraction digits as written less the exponent;
  *  - true, false, null; spaces, tabs, newlines and carriage returns between tokens dropped.
  * Anything else gives 0 ("not handled here"), and the caller verifies that value the general
- * way: numbers with an exponent and negative zeros, nesting deeper than JSONB_TEXT_DEPTH,
- * text that is not JSON.
+ * way: negative zeros (-0, -0.0: numeric has no sign for zero), exponents beyond +-1000,
+ * nesting deeper than JSONB_TEXT_DEPTH, text that is not JSON.
  */
 #include "jsonb_text.h"
 
@@ -178,26 +178,67 @@ static int put_json_string(Bytes *out, const unsigned char *text, size_t length)
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-/* A JSON number without an exponent, copied as it is (a negative zero refused). */
+/* A number with an exponent as numeric prints it: the digits (integer ones, then fraction
+ * ones) with the point moved by the exponent, and as many fraction digits as the text had less
+ * the exponent (none below zero); the integer part without leading zeros, 0 when empty. */
+static int put_scaled(Bytes *out, int negative, const unsigned char *whole, size_t whole_length,
+                      const unsigned char *fraction, size_t fraction_length, long exponent) {
+    long point = (long)whole_length + exponent; /* where the point falls among the digits */
+    long digits = (long)(whole_length + fraction_length);
+    long scale = (long)fraction_length - exponent;
+    if (scale < 0) scale = 0;
+    if (!bytes_reserve(out, (size_t)(digits + labs(exponent) + 4))) return 0;
+    unsigned char *to = out->data + out->length;
+#define DIGIT(i) ((i) < 0 || (i) >= digits ? '0' \
+                  : (size_t)(i) < whole_length ? whole[(i)] : fraction[(i) - (long)whole_length])
+    if (negative) *to++ = '-';
+    long first = 0; /* the first integer digit printed: leading zeros skipped */
+    while (first < point - 1 && DIGIT(first) == '0') first++;
+    if (point <= 0) *to++ = '0';
+    for (long i = first; i < point; i++) *to++ = (unsigned char)DIGIT(i);
+    if (scale > 0) *to++ = '.';
+    for (long i = 0; i < scale; i++) *to++ = (unsigned char)DIGIT(point + i);
+#undef DIGIT
+    out->length = (size_t)(to - out->data);
+    return 1;
+}
+
+/* A JSON number as numeric prints it: as it is without an exponent, else put_scaled; a
+ * negative zero (numeric has no sign for zero), or an exponent beyond +-1000, refused. */
 static int copy_number(Parser *p, Bytes *out) {
-    const unsigned char *start = p->at;
-    int nonzero = 0;
-    if (p->at < p->end && *p->at == '-') p->at++;
+    const unsigned char *start = p->at, *whole, *fraction = NULL;
+    size_t whole_length, fraction_length = 0;
+    int nonzero = 0, negative = 0;
+    if (p->at < p->end && *p->at == '-') p->at++, negative = 1;
     if (p->at >= p->end || !is_digit(*p->at)) return 0;
+    whole = p->at;
     if (*p->at == '0') {
         p->at++;
     } else {
         while (p->at < p->end && is_digit(*p->at)) p->at++;
         nonzero = 1;
     }
+    whole_length = (size_t)(p->at - whole);
     if (p->at < p->end && *p->at == '.') {
-        p->at++;
+        fraction = ++p->at;
         if (p->at >= p->end || !is_digit(*p->at)) return 0;
         while (p->at < p->end && is_digit(*p->at)) nonzero |= *p->at++ != '0';
+        fraction_length = (size_t)(p->at - fraction);
     }
-    if (p->at < p->end && (*p->at == 'e' || *p->at == 'E')) return 0;
-    if (*start == '-' && !nonzero) return 0;
-    return bytes_put(out, start, (size_t)(p->at - start));
+    if (negative && !nonzero) return 0;
+    if (p->at >= p->end || (*p->at != 'e' && *p->at != 'E'))
+        return bytes_put(out, start, (size_t)(p->at - start));
+    p->at++;
+    int exponent_negative = 0;
+    if (p->at < p->end && (*p->at == '+' || *p->at == '-')) exponent_negative = *p->at++ == '-';
+    if (p->at >= p->end || !is_digit(*p->at)) return 0;
+    long exponent = 0;
+    while (p->at < p->end && is_digit(*p->at)) {
+        exponent = 10 * exponent + (*p->at++ - '0');
+        if (exponent > 1000) return 0;
+    }
+    return put_scaled(out, negative, whole, whole_length, fraction, fraction_length,
+                      exponent_negative ? -exponent : exponent);
 }
 
 static int copy_literal(Parser *p, Bytes *out, const char *word) {

@@ -21,9 +21,9 @@ typedef struct {
 
 /* Appends to out the text jsonb prints (jsonb_out) for the value Postgres makes of the COPY
  * text field field[0:length] (the load's escaping: \\ \t \n \r \b \f \v), or \N for \N.
- * Returns 1, or 0 where the value is not of a shape handled here (a number with an exponent, a
- * negative zero, other COPY escapes, nesting deeper than JSONB_TEXT_DEPTH), is not JSON
- * Postgres takes, or memory ran out. */
+ * Returns 1, or 0 where the value is not of a shape handled here (a negative zero, an exponent
+ * past 1000, other COPY escapes, nesting deeper than JSONB_TEXT_DEPTH), is not JSON Postgres
+ * takes, or memory ran out. */
 int jsonb_field_text(const unsigned char *field, size_t length, JsonbScratch *scratch,
                      Bytes *out);
 
