@@ -61,6 +61,7 @@ _KINDS: dict[type, str] = {IntegerValue: "i", BooleanValue: "b", TextValue: "t",
 _DATETIME_KINDS = {"timestamptz": "T", "timestamp": "T", "date": "D", "time": "H"}
 PASSED = "p"  # a field the SQL makes (``values.field_sql``), copied as it is
 MOST_VALUES = 99  # SQLite takes 100 arguments a function call at least (tab_joined)
+MOST_ANCHOR_FIELDS = 100  # jsonb_line_checksum's anchor (copy_rows_native.c)
 
 
 def kind_of(column: TargetColumn, coercions: frozenset[str] = frozenset()) -> str:
@@ -161,7 +162,7 @@ def jsonb_line_checksum(data: bytes, apart: int,
     each line: its fields at the positions ``anchor`` (ascending) and, after them, each of its
     last ``apart`` fields (jsonb source text, as the load sends it) as jsonb prints it, joined
     by tabs; and how many lines that sum leaves out (a field ``jsonb_text`` does not handle):
-    (lines, checksum, bytes, jsonb hash sum, left out)."""
+    (lines, checksum, bytes, jsonb hash sum, left out). At most ``MOST_ANCHOR_FIELDS``."""
     if _native is None:
         raise RuntimeError("sqlite_to_pg._copy_rows_native is not built")
     return _native.jsonb_line_checksum(data, apart, tuple(anchor))

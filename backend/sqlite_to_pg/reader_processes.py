@@ -205,9 +205,11 @@ class ReaderProcesses:
         native = (native_rows.copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
                   if self._native else None)
         row_sql = native or copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)
+        hashable = (native is not None and apart > 0 and jsonb_anchor is not None
+                    and len(jsonb_anchor) <= native_rows.MOST_ANCHOR_FIELDS)
         return self.stream_rows(table, row_sql, on_rows, names=names, apart=apart,
                                 native=native is not None,
-                                jsonb_anchor=jsonb_anchor if native and apart else None)
+                                jsonb_anchor=jsonb_anchor if hashable else None)
 
     def stream_rows(self, table: TablePlan, row_sql: str, on_rows: Callable[[int], None], *,
                     names: tuple[str, ...] = ("?",), apart: int = 0,

@@ -104,11 +104,12 @@ def _with_jsonb_hash(src, table: TablePlan, coercions: frozenset[str], where: st
     gives); (None, None) where the C code cannot do it, (checksum, None) where a row's jsonb
     is left to Postgres."""
     apart = len(table.columns) - len(hashed_columns(table.columns))
-    row = native_rows.copy_row_blob_sql(table, coercions) if native and apart else None
+    anchor = anchor_positions(table)
+    row = (native_rows.copy_row_blob_sql(table, coercions)
+           if native and apart and len(anchor) <= native_rows.MOST_ANCHOR_FIELDS else None)
     if row is None:
         return None, None
     checksum, jsonb, left_out = RowChecksum(), RowChecksum(), 0
-    anchor = anchor_positions(table)
     cursor = src.execute(f"SELECT {row} FROM {quote_sqlite(table.source.name)} WHERE {where}")
     while chunk := cursor.fetchmany(CHUNK_ROWS):
         data = b"".join(line for (line,) in chunk)

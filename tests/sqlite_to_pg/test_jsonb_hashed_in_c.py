@@ -182,3 +182,22 @@ def test_the_staging_waits_for_a_known_hash_and_stages_only_without_one(
             else:
                 known.set_exception(unknown)
             assert future.result(timeout=60) == _source_reads_hash(source, table)
+
+
+def test_a_wide_table_without_a_key_is_loaded_and_verified(make_sqlite, pg_exec, pg_url):
+    """120 columns, no primary key: the anchor is every other column, more than the C code
+    builds rows for; the jsonb is then verified by the staging, and a change is still found."""
+    names = [f"c{i}" for i in range(120)]
+    pg_exec(f"CREATE TABLE wide ({', '.join(f'{name} text' for name in names)}, doc jsonb)")
+    rows = [tuple(f"{row}-{i}" for i in range(120)) + (f'{{"n": {row}}}',) for row in range(50)]
+    source = make_sqlite(f"CREATE TABLE wide ({', '.join(names)}, doc JSON);", {"wide": rows})
+    plan = plan_for(source, pg_url)
+    engine = CopyEngine()
+    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
+                         finish=lambda conn: verify(plan, source, conn,
+                                                    source_checksums=engine.source_checksums))
+    assert result.committed and result.verification.ok, result.verification.problems
+    pg_exec("""UPDATE wide SET doc = '{"n": -1}' WHERE c0 = '7-0'""")
+    with contextlib.closing(psycopg2.connect(pg_url)) as conn:
+        found = verify(plan, source, conn, source_checksums=engine.source_checksums)
+    assert "wide: jsonb column(s) doc differ" in found.problems[0]
