@@ -1,4 +1,4 @@
-"""Helpers for the pgloader engine tests: plan a load, run it, and read both sides back.
+"""Helpers for the engine tests: plan a load, run it, and read both sides back.
 
 ``finish_step`` is the ``finish`` the tests hand to the engine, as the CLI does: the sequence
 reset from scripts/ and the engine-independent verification (counts, checksums, constraints).
@@ -18,6 +18,7 @@ from psycopg2 import sql
 
 from sqlite_to_pg.catalog import Plan, open_source, quote_sqlite, read_plan
 from sqlite_to_pg.constraints import take_snapshot
+from sqlite_to_pg.copy_engine import CopyEngine
 from sqlite_to_pg.load_journal import repair_interrupted_load
 from sqlite_to_pg.pgloader_engine import PgloaderEngine
 from sqlite_to_pg.progress import Progress
@@ -64,6 +65,18 @@ def run_load(plan: Plan, sqlite_path: Path, pg_url: str, *, refuse: bool = False
         plan, sqlite_path=sqlite_path, pg_url=pg_url, progress=Progress(stream, tty=False),
         finish=finish_step(plan, sqlite_path, before, refuse=refuse))
     return result, stream.getvalue()
+
+
+def copy_load(plan: Plan, sqlite_path: Path, pg_url: str) -> CopyEngine:
+    """Load ``plan`` with the built-in engine, verified as the command verifies (with the
+    source checksums the load computed); asserts it committed and verified. The engine."""
+    engine = CopyEngine()
+    result = engine.load(plan, sqlite_path=sqlite_path, pg_url=pg_url,
+                         progress=Progress(quiet=True),
+                         finish=lambda conn: verify(plan, sqlite_path, conn,
+                                                    source_checksums=engine.source_checksums))
+    assert result.committed and result.verification.ok, result.verification.problems
+    return engine
 
 
 def snapshot(pg_url: str, schema: str = "public") -> frozenset:

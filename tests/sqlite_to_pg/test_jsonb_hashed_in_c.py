@@ -19,14 +19,12 @@ from concurrent.futures import Future
 
 import psycopg2
 import pytest
-from pgloader_support import plan_for
+from pgloader_support import copy_load, plan_for
 
 from foundation.sqlite_files import BULK_SQLITE
 from sqlite_to_pg import native_rows
-from sqlite_to_pg.copy_engine import CopyEngine
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.jsonb_verify import anchor_positions, apart_columns, target_hash
-from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.reader_worker import hashed_part
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
@@ -133,11 +131,7 @@ def test_after_a_load_the_readers_hash_is_the_targets(make_sqlite, pg_exec, pg_u
                      lambda i: JSONS[i % len(JSONS)].replace("1", str(i), 1))
     plan = plan_for(source, pg_url)
     [table] = plan.tables
-    engine = CopyEngine()
-    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
-                         finish=lambda conn: verify(plan, source, conn,
-                                                    source_checksums=engine.source_checksums))
-    assert result.committed and result.verification.ok, result.verification.problems
+    engine = copy_load(plan, source, pg_url)
     with contextlib.closing(psycopg2.connect(pg_url)) as conn, conn.cursor() as cur:
         apply_session_settings(cur)
         target = target_hash(cur, table, apart_columns(table))
@@ -192,11 +186,7 @@ def test_a_wide_table_without_a_key_is_loaded_and_verified(make_sqlite, pg_exec,
     rows = [tuple(f"{row}-{i}" for i in range(120)) + (f'{{"n": {row}}}',) for row in range(50)]
     source = make_sqlite(f"CREATE TABLE wide ({', '.join(names)}, doc JSON);", {"wide": rows})
     plan = plan_for(source, pg_url)
-    engine = CopyEngine()
-    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
-                         finish=lambda conn: verify(plan, source, conn,
-                                                    source_checksums=engine.source_checksums))
-    assert result.committed and result.verification.ok, result.verification.problems
+    engine = copy_load(plan, source, pg_url)
     pg_exec("""UPDATE wide SET doc = '{"n": -1}' WHERE c0 = '7-0'""")
     with contextlib.closing(psycopg2.connect(pg_url)) as conn:
         found = verify(plan, source, conn, source_checksums=engine.source_checksums)

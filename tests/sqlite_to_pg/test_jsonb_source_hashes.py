@@ -10,12 +10,10 @@ import time
 
 import psycopg2
 import pytest
-from pgloader_support import plan_for
+from pgloader_support import copy_load, plan_for
 
-from sqlite_to_pg.copy_engine import CopyEngine
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
 from sqlite_to_pg.jsonb_verify import apart_columns, target_hash
-from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.values import apply_session_settings
 from sqlite_to_pg.verify import verify
 
@@ -39,11 +37,7 @@ def loaded(make_sqlite, pg_exec, pg_url):
     source = make_sqlite("CREATE TABLE doc (id INTEGER PRIMARY KEY, title TEXT, body JSON);",
                          {"doc": rows})
     plan = plan_for(source, pg_url)
-    engine = CopyEngine()
-    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
-                         finish=lambda conn: verify(plan, source, conn,
-                                                    source_checksums=engine.source_checksums))
-    assert result.committed and result.verification.ok, result.verification.problems
+    engine = copy_load(plan, source, pg_url)
     [future] = engine.source_checksums.apart.values()
     assert future.done() and future.exception() is None  # the load's verify used it
     return plan, source, engine.source_checksums

@@ -10,10 +10,8 @@ import json
 import psycopg2
 import psycopg2.errors
 import pytest
-from pgloader_support import plan_for
+from pgloader_support import copy_load, plan_for
 
-from sqlite_to_pg.copy_engine import CopyEngine
-from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.verify import verify
 
 pytestmark = pytest.mark.requires_pg
@@ -36,11 +34,7 @@ def loaded(request, make_sqlite, pg_exec, pg_url):
     source = make_sqlite("CREATE TABLE event (id INTEGER PRIMARY KEY, kind TEXT, payload JSON, "
                          "extra JSON);", {"event": rows})
     plan = plan_for(source, pg_url)
-    engine = CopyEngine()  # verify as the command does: the jsonb source hashed meanwhile
-    result = engine.load(plan, sqlite_path=source, pg_url=pg_url, progress=Progress(quiet=True),
-                         finish=lambda conn: verify(plan, source, conn,
-                                                    source_checksums=engine.source_checksums))
-    assert result.committed and result.verification.ok, result.verification.problems
+    copy_load(plan, source, pg_url)  # verified as the command verifies
     return plan, source, rows
 
 
