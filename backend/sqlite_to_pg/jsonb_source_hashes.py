@@ -58,8 +58,8 @@ class JsonbSourceHashes:
     def start(self, known: Mapping[str, Future] | None = None) -> dict[str, Future]:
         """Begin hashing in a thread (nothing to do without jsonb columns); ``futures``.
         ``known``: per table, a Future of its source (rows, hash sum) computed elsewhere, or
-        of None where it could not be: awaited first, and the table staged only for None or a
-        failure."""
+        of None where it could not be: awaited (after staging the tables without one), and
+        the table staged only for None or a failure."""
         self._known = dict(known or {})
         self.futures = {table.name: Future() for table in self._tables}
         if self._tables:
@@ -71,7 +71,8 @@ class JsonbSourceHashes:
     def _run(self) -> None:
         cur = None
         try:
-            for table in self._tables:
+            # the tables with no hash coming first: none waits behind another's hash
+            for table in sorted(self._tables, key=lambda table: table.name in self._known):
                 if self._cancelled.is_set():  # also when close() came before connect
                     break
                 hashed = self._await(self._known.get(table.name))

@@ -191,3 +191,20 @@ def test_a_wide_table_without_a_key_is_loaded_and_verified(make_sqlite, pg_exec,
     with contextlib.closing(psycopg2.connect(pg_url)) as conn:
         found = verify(plan, source, conn, source_checksums=engine.source_checksums)
     assert "wide: jsonb column(s) doc differ" in found.problems[0]
+
+
+def test_a_table_without_a_known_hash_is_staged_before_waiting_for_one(
+        make_sqlite, pg_exec, pg_url):
+    pg_exec("CREATE TABLE doc (id integer PRIMARY KEY, body jsonb)")
+    pg_exec("CREATE TABLE note (id integer PRIMARY KEY, body jsonb)")
+    rows = {name: [(i, f'{{"n": {i}}}') for i in range(1, 101)] for name in ("doc", "note")}
+    source = make_sqlite("CREATE TABLE doc (id INTEGER PRIMARY KEY, body JSON); "
+                         "CREATE TABLE note (id INTEGER PRIMARY KEY, body JSON);", rows)
+    tables = plan_for(source, pg_url).tables
+    assert [table.name for table in tables] == ["doc", "note"]
+    never = Future()  # doc's hash, still being computed
+    with JsonbSourceHashes(source, pg_url, tables) as hashes:
+        futures = hashes.start(known={"doc": never})
+        assert futures["note"].result(timeout=20)[0] == 100  # not behind doc
+        assert not futures["doc"].done()
+    assert futures["doc"].done()  # cancelled on leaving, never left waiting
