@@ -44,7 +44,7 @@ from sqlite_to_pg.constraints import add_foreign_keys, drop_foreign_keys, save_f
 from sqlite_to_pg.engines import FinishStep, LoadFailed, LoadResult, TableLoad
 from sqlite_to_pg.indexes import drop_indexes, rebuild_indexes, save_indexes
 from sqlite_to_pg.jsonb_source_hashes import JsonbSourceHashes
-from sqlite_to_pg.jsonb_verify import anchor_positions, apart_columns
+from sqlite_to_pg.jsonb_verify import anchor_positions
 from sqlite_to_pg.progress import Progress
 from sqlite_to_pg.reader_processes import ReaderProcesses
 from sqlite_to_pg.source_checksums import SourceChecksums, source_signature
@@ -184,8 +184,8 @@ class CopyEngine:
             table.target.identifier,
             sql.SQL(", ").join(sql.Identifier(col.name) for col in load_columns(table)),
             sql.SQL(" WITH (FREEZE)" if freeze else ""))
-        anchor = anchor_positions(table) if apart_columns(table) else None
-        stream = readers.stream(table, self.coercions, progress.advance, jsonb_anchor=anchor)
+        stream = readers.stream(table, self.coercions, progress.advance,
+                                jsonb_anchor=anchor_positions(table))
         cur.copy_expert(copy.as_string(cur), stream)
         rows = cur.rowcount
         self.source_checksums.tables[table.name] = readers.ended(stream)

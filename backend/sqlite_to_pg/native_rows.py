@@ -156,6 +156,13 @@ def line_checksum(data: bytes, apart: int = 0) -> tuple[int, int, int]:
     return _native.line_checksum(data, apart)
 
 
+def all_whole_lines(data: bytes, count: int, lines: int, size: int) -> bool:
+    """True when ``line_checksum``'s (or ``jsonb_line_checksum``'s) ``lines`` and ``size`` say
+    ``data`` is ``count`` rows of one line each, with no raw carriage return (which
+    ``bytes.splitlines`` would split at)."""
+    return lines == count and size == len(data) and b"\r" not in data
+
+
 def jsonb_line_checksum(data: bytes, apart: int,
                         anchor: Sequence[int]) -> tuple[int, int, int, int, int]:
     """``line_checksum(data, apart)``, then the sum, mod 2^64, of ``jsonb_verify``'s hash of

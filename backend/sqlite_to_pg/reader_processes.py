@@ -199,7 +199,8 @@ class ReaderProcesses:
                jsonb_anchor: tuple[int, ...] | None = None) -> TableStream:
         """Start reading ``table``'s COPY rows (``values.copy_row_blob_sql``) on the workers;
         ``jsonb_anchor``: the positions of the anchor ``jsonb_verify`` ties a table's jsonb
-        values to, for ``TableStream.jsonb_hash`` (where the workers hash in C)."""
+        values to, for ``TableStream.jsonb_hash`` (used where the table has jsonb columns and
+        the workers hash in C)."""
         names = tuple(col.name for col in load_columns(table))
         apart = len(table.columns) - len(hashed_columns(table.columns))
         native = (native_rows.copy_row_blob_sql(table, coercions, concat_ws=self._concat_ws)

@@ -19,10 +19,10 @@ from pathlib import Path
 from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.jsonb_source_hashes import known_source_hash
-from sqlite_to_pg.jsonb_verify import anchor_positions
+from sqlite_to_pg.jsonb_verify import anchor_positions, apart_columns
 from sqlite_to_pg.row_checksum import RowChecksum
 from sqlite_to_pg.source_scan import WHOLE_TABLE
-from sqlite_to_pg.values import hash_rows_query, hashed_columns, register_functions
+from sqlite_to_pg.values import hash_rows_query, register_functions
 
 CHUNK_ROWS = 5000
 
@@ -103,7 +103,7 @@ def _with_jsonb_hash(src, table: TablePlan, coercions: frozenset[str], where: st
     load's COPY rows, of which the part before the jsonb fields is what ``hash_rows_query``
     gives); (None, None) where the C code cannot do it, (checksum, None) where a row's jsonb
     is left to Postgres."""
-    apart = len(table.columns) - len(hashed_columns(table.columns))
+    apart = len(apart_columns(table))
     anchor = anchor_positions(table)
     row = (native_rows.copy_row_blob_sql(table, coercions)
            if native and apart and len(anchor) <= native_rows.MOST_ANCHOR_FIELDS else None)
@@ -115,7 +115,7 @@ def _with_jsonb_hash(src, table: TablePlan, coercions: frozenset[str], where: st
         data = b"".join(line for (line,) in chunk)
         lines, total, size, hashed, unhashed = native_rows.jsonb_line_checksum(data, apart,
                                                                                anchor)
-        if lines != len(chunk) or size != len(data) or b"\r" in data:
+        if not native_rows.all_whole_lines(data, len(chunk), lines, size):
             return None, None  # a row not one line: hashed the general way
         checksum.absorb(lines, total)
         jsonb.absorb(lines - unhashed, hashed)

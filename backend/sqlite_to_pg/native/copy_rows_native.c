@@ -92,7 +92,7 @@ static uint64_t md5_first_half(const unsigned char *text, size_t length, int new
     return ((uint64_t)a_be << 32) | b_be;
 }
 
-/* ---- Python: line_checksum ------------------------------------------------------------ */
+/* ---- Python: line_checksum, jsonb_line_checksum, jsonb_text, text_hash --------------- */
 
 /* Where the hashed part of the row data[start:stop] ends, as reader_worker.hashed_part
  * (bytes.rsplit) cuts it: at up to apart tabs from the end; -1 for a row with no tab at all,
@@ -109,41 +109,17 @@ static Py_ssize_t hashed_end(const unsigned char *data, Py_ssize_t start, Py_ssi
     return hashed;
 }
 
-static PyObject *line_checksum(PyObject *self, PyObject *args) {
-    (void)self;
-    Py_buffer view;
-    int apart;
-    if (!PyArg_ParseTuple(args, "y*i", &view, &apart)) return NULL;
-    const unsigned char *data = view.buf;
-    Py_ssize_t size = view.len, start = 0, lines = 0;
-    uint64_t total = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (;;) {
-        const unsigned char *end = memchr(data + start, '\n', (size_t)(size - start));
-        if (end == NULL) break;
-        Py_ssize_t stop = end - data, hashed = hashed_end(data, start, stop, apart);
-        if (hashed < 0) hashed = stop + 1; /* its newline, and a second one, hashed */
-        total += md5_first_half(data + start, (size_t)(hashed - start), 1);
-        lines++;
-        start = stop + 1;
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    return Py_BuildValue("nKn", lines, (unsigned long long)total, start);
-}
-
-/* ---- Python: jsonb_line_checksum, jsonb_text, text_hash ------------------------------- */
-
 #define MOST_ANCHOR_FIELDS 100
 
 /* The text sqlite_to_pg/jsonb_verify.py hashes for a row (its staging's row, as Postgres
- * prints it) from the COPY row data[start:stop] (no newline) the load sends: the anchor
+ * prints it) from the COPY row data[start:stop] (no newline) the load sends, its hashed part
+ * ending at hashed (hashed_end): the anchor
  * fields (their positions in anchor, ascending) joined by tabs, then a tab and each of the
  * last apart fields (jsonb source text) as jsonb prints it (jsonb_field_text), into line;
  * 0 where a field is not of a shape jsonb_text.c handles, or the row is short of fields. */
-static int apart_text(const unsigned char *data, Py_ssize_t start, Py_ssize_t stop, int apart,
-                      const int *anchor, int anchors, JsonbScratch *scratch, Bytes *line) {
-    Py_ssize_t hashed = hashed_end(data, start, stop, apart);
+static int apart_text(const unsigned char *data, Py_ssize_t start, Py_ssize_t hashed,
+                      Py_ssize_t stop, int apart, const int *anchor, int anchors,
+                      JsonbScratch *scratch, Bytes *line) {
     if (hashed < 0) return 0;
     line->length = 0;
     Py_ssize_t field_start = start;
@@ -179,6 +155,54 @@ static int apart_text(const unsigned char *data, Py_ssize_t start, Py_ssize_t st
     return at == stop;
 }
 
+/* The sums of the whole lines in data[0:size]: each line's hashed part (hashed_end) into
+ * *total, and, with an anchor, each line's apart_text hashed into *apart_total (a line it
+ * cannot make counted in *unusual); *lines and *used (the bytes of those lines) too. */
+typedef struct {
+    Py_ssize_t lines, used, unusual;
+    uint64_t total, apart_total;
+} LineSums;
+
+static LineSums checksum_lines(const unsigned char *data, Py_ssize_t size, int apart,
+                               const int *anchor, int anchors) {
+    LineSums sums = {0};
+    JsonbScratch scratch = {0};
+    Bytes line = {0};
+    for (;;) {
+        const unsigned char *end = memchr(data + sums.used, '\n', (size_t)(size - sums.used));
+        if (end == NULL) break;
+        Py_ssize_t start = sums.used, stop = end - data;
+        Py_ssize_t hashed = hashed_end(data, start, stop, apart);
+        /* a line with no tab: its newline, and a second one, hashed */
+        sums.total += md5_first_half(data + start, (size_t)((hashed < 0 ? stop + 1 : hashed)
+                                                            - start), 1);
+        if (anchor != NULL) {
+            if (apart_text(data, start, hashed, stop, apart, anchor, anchors, &scratch, &line))
+                sums.apart_total += text_hash(line.data, line.length);
+            else
+                sums.unusual++;
+        }
+        sums.lines++;
+        sums.used = stop + 1;
+    }
+    jsonb_scratch_free(&scratch);
+    free(line.data);
+    return sums;
+}
+
+static PyObject *line_checksum(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    int apart;
+    if (!PyArg_ParseTuple(args, "y*i", &view, &apart)) return NULL;
+    LineSums sums;
+    Py_BEGIN_ALLOW_THREADS
+    sums = checksum_lines(view.buf, view.len, apart, NULL, 0);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return Py_BuildValue("nKn", sums.lines, (unsigned long long)sums.total, sums.used);
+}
+
 static PyObject *jsonb_line_checksum(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer view;
@@ -202,31 +226,13 @@ static PyObject *jsonb_line_checksum(PyObject *self, PyObject *args) {
         anchor[i] = (int)position;
     }
     Py_CLEAR(sequence);
-    const unsigned char *data = view.buf;
-    Py_ssize_t size = view.len, start = 0, lines = 0, unusual = 0;
-    uint64_t total = 0, apart_total = 0;
-    JsonbScratch scratch = {0};
-    Bytes line = {0};
+    LineSums sums;
     Py_BEGIN_ALLOW_THREADS
-    for (;;) {
-        const unsigned char *end = memchr(data + start, '\n', (size_t)(size - start));
-        if (end == NULL) break;
-        Py_ssize_t stop = end - data, hashed = hashed_end(data, start, stop, apart);
-        if (hashed < 0) hashed = stop + 1;
-        total += md5_first_half(data + start, (size_t)(hashed - start), 1);
-        if (apart_text(data, start, stop, apart, anchor, (int)anchors, &scratch, &line))
-            apart_total += text_hash(line.data, line.length);
-        else
-            unusual++;
-        lines++;
-        start = stop + 1;
-    }
+    sums = checksum_lines(view.buf, view.len, apart, anchor, (int)anchors);
     Py_END_ALLOW_THREADS
-    jsonb_scratch_free(&scratch);
-    free(line.data);
     PyBuffer_Release(&view);
-    return Py_BuildValue("nKnKn", lines, (unsigned long long)total, start,
-                         (unsigned long long)apart_total, unusual);
+    return Py_BuildValue("nKnKn", sums.lines, (unsigned long long)sums.total, sums.used,
+                         (unsigned long long)sums.apart_total, sums.unusual);
 failed:
     Py_XDECREF(sequence);
     PyBuffer_Release(&view);
