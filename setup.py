@@ -9,8 +9,8 @@ setup(ext_modules=[Extension(
     "sqlite_to_pg._copy_rows_native",
     sources=["backend/sqlite_to_pg/native/copy_rows_native.c",
              "backend/sqlite_to_pg/native/jsonb_text.c",
+             "backend/sqlite_to_pg/native/row_hash.c",
              "backend/sqlite_to_pg/native/text_hash.c"],
-    libraries=["m"],
     extra_compile_args=["-O2"],
     optional=True,
 )])

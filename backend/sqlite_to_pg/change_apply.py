@@ -30,6 +30,7 @@ from io import BytesIO
 
 from psycopg2 import sql
 
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import Plan, quote_sqlite
 from sqlite_to_pg.change_capture import (
     CHANGE_LOG,
@@ -42,6 +43,7 @@ from sqlite_to_pg.change_capture import (
 )
 from sqlite_to_pg.online_state import OnlineState, TableSums, record_round, target_fingerprint
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
+from sqlite_to_pg.row_hash import row_sums_sql
 from sqlite_to_pg.values import (
     REFUSED_MARK,
     apply_session_settings,
@@ -50,7 +52,6 @@ from sqlite_to_pg.values import (
     pg_row_sql,
     refused_columns,
 )
-from sqlite_to_pg.verify import pg_row_hash_sql
 
 KEYS_PER_QUERY = 500
 DIFFERENCES_SHOWN = 10
@@ -183,10 +184,10 @@ def stage(cur, table: CapturedTable, source: SourceRows) -> tuple[sql.Identifier
 
 def target_sums(cur, table: CapturedTable, keys: sql.Identifier) -> tuple[int, int]:
     """(rows, sum of row hashes) of the target rows with a staged key."""
-    cur.execute(sql.SQL("SELECT count(*), coalesce(sum({}), 0) FROM {} AS t WHERE EXISTS "
-                        "(SELECT 1 FROM {} AS k WHERE {})").format(
-        sql.SQL(pg_row_hash_sql(table.plan)), table.plan.target.identifier, keys,
-        _key_match(table, "t", "k")))
+    relation = sql.SQL("{} AS t").format(table.plan.target.identifier).as_string(cur)
+    condition = sql.SQL("EXISTS (SELECT 1 FROM {} AS k WHERE {})").format(
+        keys, _key_match(table, "t", "k")).as_string(cur)
+    cur.execute(row_sums_sql(hashed_columns(table.plan.columns), relation, condition))
     rows, total = cur.fetchone()
     return rows, int(total)
 
@@ -252,7 +253,7 @@ def source_sum(rows: Iterable[bytes]) -> tuple[int, int]:
     checksum = RowChecksum()
     lines = list(rows)
     if lines:
-        checksum.add(lines)
+        native_rows.add_any(checksum, lines)
     return checksum.result
 
 

@@ -32,6 +32,7 @@ from sqlite_to_pg.report import (
     format_table,
     table_rows,
 )
+from sqlite_to_pg.row_hash import LEAST_SERVER_VERSION
 from sqlite_to_pg.sequences import reset_sequences, restore_positions, sequence_positions
 from sqlite_to_pg.type_table import pgloader_can_carry
 from sqlite_to_pg.verify import verify
@@ -106,10 +107,16 @@ def _connect(pg_url: str):
     except DatabaseUrlError as exc:  # names the wrong part, never the password
         raise CliError(str(exc), EXIT_USAGE) from None
     try:
-        return psycopg2.connect(url, connect_timeout=10)
+        conn = psycopg2.connect(url, connect_timeout=10)
     except psycopg2.Error as exc:
         raise CliError(f"cannot connect to {redact_url(pg_url)}: {pg_error_text(exc)}",
                        EXIT_USAGE) from exc
+    if conn.server_version < LEAST_SERVER_VERSION:
+        found = f"{conn.server_version // 10000}.{conn.server_version % 10000}"
+        conn.close()
+        raise CliError(f"{redact_url(pg_url)} runs PostgreSQL {found}; the migration needs 14 "
+                       "or later (verify hashes rows with its hash_record_extended)", EXIT_USAGE)
+    return conn
 
 
 def read_state(args: argparse.Namespace) -> tuple[Plan, frozenset, dict[str, int]]:

@@ -86,8 +86,9 @@ class Converter:
         return self.copy_sql(x)
 
     def pg_text_sql(self, col: str) -> str:
-        """A Postgres expression giving the stored column's canonical text, unescaped (COPY TO
-        escapes it the way ``copy_sql`` does; ``target_checksum``)."""
+        """A Postgres expression giving the stored column's canonical text, unescaped: what the
+        row hash hashes (``row_hash``); a COPY row holds it escaped the way ``copy_sql``
+        escapes."""
         return f"{col}::text"
 
     def pg_sql(self, col: str) -> str:

@@ -383,12 +383,6 @@ def pg_row_sql(columns: tuple[TargetColumn, ...], newline: bool = False) -> str:
     return pg_tab_joined(fields) + (" || chr(10)" if newline else "")
 
 
-def pg_text_hash_sql(text: str) -> str:
-    """A Postgres expression hashing the text ``text`` gives to a signed bigint: the first 64
-    bits of its md5, the number ``row_checksum.RowChecksum`` adds for the same text."""
-    return f"('x' || substr(md5({text}), 1, 16))::bit(64)::bigint"
-
-
 def copy_row_blob_sql(table: TablePlan, coercions: frozenset[str] = frozenset(),
                       concat_ws: bool = False) -> str:
     """A SQLite expression giving one of ``table``'s COPY rows as UTF-8 bytes, newline

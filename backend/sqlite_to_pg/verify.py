@@ -1,11 +1,11 @@
 """Proof that the target holds the source's rows, whichever engine loaded them.
 
 Per table: the row count and an order-independent content checksum — the sum, mod 2^64, of
-the first 64 bits of the md5 of each row's canonical text, which is the row's COPY text
-(``values.hash_rows_query``, newline included) without the jsonb columns, which
-``sqlite_to_pg.jsonb_verify`` compares apart. On SQLite the rows are hashed in Python; on
-Postgres, COPY TO prints every stored row the same way, under the fixed session settings, and
-this process hashes them as they arrive (``target_checksum``). The built-in loader hashes the
+each row's hash (``row_hash``: its fields' canonical texts hashed and mixed), the row being its
+COPY text (``values.hash_rows_query``) without the jsonb columns, which
+``sqlite_to_pg.jsonb_verify`` compares apart. On SQLite the rows are hashed in C (or Python);
+on Postgres one query hashes every stored row's fields the same way, under the fixed session
+settings, on its parallel workers (``target_checksum``). The built-in loader hashes the
 very rows it streams (``source_checksums.SourceChecksums``), so verify after that load reads
 only Postgres; otherwise (another engine, verify alone) a source thread reads SQLite while
 Postgres works (one: two threads fetching rows spent more time passing the GIL back and forth
@@ -32,12 +32,14 @@ import psycopg2
 from psycopg2 import sql
 
 from foundation.sqlite_files import BULK_SQLITE
+from sqlite_to_pg import native_rows
 from sqlite_to_pg.catalog import Plan, TablePlan, open_source, quote_sqlite
 from sqlite_to_pg.constraints import compare_snapshots, take_snapshot, unvalidated_foreign_keys
 from sqlite_to_pg.foreign_key_spot_check import spot_check_foreign_keys
 from sqlite_to_pg.jsonb_source_hashes import known_source_hash
 from sqlite_to_pg.jsonb_verify import compare_apart
 from sqlite_to_pg.row_checksum import MOD, RowChecksum
+from sqlite_to_pg.row_hash import field_sums_sql
 from sqlite_to_pg.sequences import sequence_states
 from sqlite_to_pg.source_checksums import CHUNK_ROWS, SourceChecksums, range_checksum
 from sqlite_to_pg.source_scan import WHOLE_TABLE, SourcePool
@@ -45,9 +47,7 @@ from sqlite_to_pg.target_checksum import pg_checksum
 from sqlite_to_pg.values import (
     apply_session_settings,
     copy_row_sql,
-    hashed_columns,
     pg_row_sql,
-    pg_text_hash_sql,
     register_functions,
 )
 
@@ -96,22 +96,10 @@ class Verification:
         return not self.problems and all(check.ok for check in self.tables)
 
 
-def pg_row_hash_sql(table: TablePlan) -> str:
-    """A Postgres expression giving one stored row's hash as a signed bigint: the same number
-    ``RowChecksum`` adds for that row's canonical text (sum them mod 2^64 for a checksum)."""
-    return pg_text_hash_sql(pg_row_sql(hashed_columns(table.columns), newline=True))
-
-
 def _key_columns(table: TablePlan):
     primary = next((key for key in table.target.unique_keys if key.primary), None)
     names = primary.columns if primary else ()
     return tuple(col for col in table.columns if col.name in names)
-
-
-def _pg_field_sums(table: TablePlan) -> sql.Composable:
-    return sql.SQL(", ").join(
-        sql.SQL(f"coalesce(sum({pg_text_hash_sql(pg_row_sql((col,)))}), 0)")
-        for col in table.columns)
 
 
 def differing_columns(sqlite_path: Path, cur, table: TablePlan,
@@ -126,9 +114,8 @@ def differing_columns(sqlite_path: Path, cur, table: TablePlan,
         cursor = src.execute(f"SELECT {fields} FROM {quote_sqlite(table.source.name)}")
         while chunk := cursor.fetchmany(CHUNK_ROWS):
             for position, checksum in enumerate(source):
-                checksum.add([row[position] for row in chunk])
-    cur.execute(sql.SQL("SELECT {} FROM {}").format(_pg_field_sums(table),
-                                                    table.target.identifier))
+                native_rows.add_any(checksum, [row[position] for row in chunk])
+    cur.execute(field_sums_sql(table.columns, table.target.identifier.as_string(cur)))
     target = [int(total) % MOD for total in cur.fetchone()]
     return [col.name for col, mine, theirs in zip(table.columns, source, target, strict=True)
             if mine.result[1] != theirs]
@@ -195,8 +182,6 @@ def check_table(sqlite_path: Path, cur, table: TablePlan, source: tuple[int, int
     else:
         target_rows, target_sum = pg_checksum(cur, table)
     source_rows, source_sum = _resolved(source)
-    if (target_rows, target_sum) != (source_rows, source_sum):  # see target_checksum
-        target_rows, target_sum = pg_checksum(cur, table, raw_controls=True)
     check = TableCheck(table.name, source_rows, target_rows, source_sum, target_sum,
                        time.monotonic() - started)
     if not check.ok:

@@ -1,5 +1,5 @@
 """The loader's C hot path (``sqlite_to_pg.native_rows``) sends, byte for byte, the rows the
-converters' SQL sends, and hashes them to the sums Python's md5 gives: on every kind of value
+converters' SQL sends, and hashes them to the sums Python's row hash gives: on every kind of value
 it takes, on values of every other shape (which it leaves to the SQL), and through the reader
 processes and verify's source reads with it turned on and off."""
 
@@ -135,7 +135,7 @@ def _random_lines(rng: random.Random, count: int) -> list[bytes]:
 @pytest.mark.parametrize("apart", [0, 1, 2, 6])
 def test_line_checksum_is_pythons_row_checksum_of_each_hashed_part(apart):
     """Lines of 1 to 7 fields, so some have fewer tabs than ``apart`` (and one none at all),
-    lengths across md5's block and padding boundaries, and a tail with no newline yet."""
+    lengths across lookup3's 12-byte blocks, and a tail with no newline yet."""
     lines = _random_lines(random.Random(apart), 3000) + [b"no tab\n", b"\n"]
     expected = RowChecksum()
     expected.add([hashed_part(line, apart) for line in lines])
@@ -146,7 +146,7 @@ def test_line_checksum_is_pythons_row_checksum_of_each_hashed_part(apart):
 
 def test_add_rows_hashes_each_row_as_it_is_like_python():
     """Rows with a newline inside, or none at their end (as many newlines as rows, but not
-    one a row), and lengths across md5's block and padding boundaries."""
+    one a row), and lengths across lookup3's 12-byte blocks."""
     for rows in ([b"a\nb", b"c\n"],
                  [b"one\n", b"two\nlines\n", b"no newline", b""]
                  + [bytes(range(length)) for length in range(200)]):

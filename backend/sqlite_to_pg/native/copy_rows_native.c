@@ -11,92 +11,27 @@
  *    cutover_csv_row(v1, ..., vn) gives the jsonb staging's CSV rows the same way (below).
  *  - Python: line_checksum(data, apart) -> (lines, checksum): the row checksum
  *    (sqlite_to_pg.row_checksum) of the whole lines in data, each hashed without its last
- *    apart fields, and the length of those lines; rows_checksum(rows), the same of a
- *    sequence of rows, each hashed as it is; jsonb_line_checksum(data, apart, anchor), also
- *    the sum jsonb_verify compares for the jsonb fields (jsonb_text.c, text_hash.c).
+ *    apart fields (row_hash.c), and the length of those lines; rows_checksum(rows), the same
+ *    of a sequence of rows, each hashed as it is (a newline at its end left out);
+ *    jsonb_line_checksum(data, apart, anchor), also the sum jsonb_verify compares for the
+ *    jsonb fields (jsonb_text.c, text_hash.c); row_hash(row), one row's hash.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <sqlite3ext.h>
 
 #include "jsonb_text.h"
+#include "row_hash.h"
 #include "text_hash.h"
 SQLITE_EXTENSION_INIT1
-
-/* ---- md5 (RFC 1321) ------------------------------------------------------------------- */
-
-static uint32_t md5_k[64];
-static const uint8_t md5_shift[64] = {
-    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
-    5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-    4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-    6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
-
-static void md5_init_table(void) {
-    for (int i = 0; i < 64; i++)
-        md5_k[i] = (uint32_t)(fabs(sin((double)(i + 1))) * 4294967296.0);
-}
-
-static inline uint32_t rotl(uint32_t x, int s) { return (x << s) | (x >> (32 - s)); }
-
-static void md5_block(uint32_t state[4], const unsigned char *block) {
-    uint32_t m[16];
-    for (int i = 0; i < 16; i++)
-        m[i] = (uint32_t)block[4 * i] | ((uint32_t)block[4 * i + 1] << 8) |
-               ((uint32_t)block[4 * i + 2] << 16) | ((uint32_t)block[4 * i + 3] << 24);
-    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
-#define MD5_STEP(f, g)                                                   \
-    {                                                                    \
-        uint32_t mixed = a + (f) + md5_k[i] + m[(g)];                    \
-        a = d;                                                           \
-        d = c;                                                           \
-        c = b;                                                           \
-        b = b + rotl(mixed, md5_shift[i]);                               \
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++) MD5_STEP((b & c) | (~b & d), i)
-#pragma GCC unroll 16
-    for (int i = 16; i < 32; i++) MD5_STEP((d & b) | (~d & c), (5 * i + 1) & 15)
-#pragma GCC unroll 16
-    for (int i = 32; i < 48; i++) MD5_STEP(b ^ c ^ d, (3 * i + 5) & 15)
-#pragma GCC unroll 16
-    for (int i = 48; i < 64; i++) MD5_STEP(c ^ (b | ~d), (7 * i) & 15)
-#undef MD5_STEP
-    state[0] += a; state[1] += b; state[2] += c; state[3] += d;
-}
-
-/* The first 64 bits of the md5 of text[0:length], followed by a newline if newline is
- * set, read big-endian. */
-static uint64_t md5_first_half(const unsigned char *text, size_t length, int newline) {
-    uint32_t state[4] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
-    size_t total = length + (newline ? 1 : 0);
-    size_t whole = length / 64;
-    for (size_t i = 0; i < whole; i++) md5_block(state, text + 64 * i);
-    unsigned char tail[128];
-    size_t rest = length - 64 * whole;
-    memcpy(tail, text + 64 * whole, rest);
-    if (newline) tail[rest++] = '\n';
-    tail[rest++] = 0x80;
-    size_t padded = rest <= 56 ? 64 : 128;
-    memset(tail + rest, 0, padded - rest);
-    uint64_t bits = (uint64_t)total * 8;
-    for (int i = 0; i < 8; i++) tail[padded - 8 + i] = (unsigned char)(bits >> (8 * i));
-    md5_block(state, tail);
-    if (padded == 128) md5_block(state, tail + 64);
-    uint32_t a = state[0], b = state[1];
-    uint32_t a_be = (a >> 24) | ((a >> 8) & 0xff00u) | ((a << 8) & 0xff0000u) | (a << 24);
-    uint32_t b_be = (b >> 24) | ((b >> 8) & 0xff00u) | ((b << 8) & 0xff0000u) | (b << 24);
-    return ((uint64_t)a_be << 32) | b_be;
-}
 
 /* ---- Python: line_checksum, jsonb_line_checksum, jsonb_text, text_hash --------------- */
 
 /* Where the hashed part of the row data[start:stop] ends, as reader_worker.hashed_part
  * (bytes.rsplit) cuts it: at up to apart tabs from the end; -1 for a row with no tab at all,
- * which is hashed whole, a newline added. */
+ * which is hashed whole, its newline included. */
 static Py_ssize_t hashed_end(const unsigned char *data, Py_ssize_t start, Py_ssize_t stop,
                              int apart) {
     Py_ssize_t hashed = stop;
@@ -173,9 +108,8 @@ static LineSums checksum_lines(const unsigned char *data, Py_ssize_t size, int a
         if (end == NULL) break;
         Py_ssize_t start = sums.used, stop = end - data;
         Py_ssize_t hashed = hashed_end(data, start, stop, apart);
-        /* a line with no tab: its newline, and a second one, hashed */
-        sums.total += md5_first_half(data + start, (size_t)((hashed < 0 ? stop + 1 : hashed)
-                                                            - start), 1);
+        /* a line with no tab: its newline hashed in its last field */
+        sums.total += row_hash(data + start, (size_t)((hashed < 0 ? stop + 1 : hashed) - start));
         if (anchor != NULL) {
             if (apart_text(data, start, hashed, stop, apart, anchor, anchors, &scratch, &line))
                 sums.apart_total += text_hash(line.data, line.length);
@@ -255,13 +189,23 @@ static PyObject *jsonb_text_of(PyObject *self, PyObject *args) {
     return result;
 }
 
-static PyObject *text_hash_of(PyObject *self, PyObject *args) {
-    (void)self;
+/* hash(bytes) of the one bytes argument, as a signed 64-bit Python integer */
+static PyObject *hash_of(PyObject *args, uint64_t (*hash)(const unsigned char *, size_t)) {
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
-    uint64_t hash = text_hash(view.buf, (size_t)view.len);
+    uint64_t result = hash(view.buf, (size_t)view.len);
     PyBuffer_Release(&view);
-    return PyLong_FromLongLong((long long)hash);
+    return PyLong_FromLongLong((long long)result);
+}
+
+static PyObject *row_hash_of(PyObject *self, PyObject *args) {
+    (void)self;
+    return hash_of(args, row_hash);
+}
+
+static PyObject *text_hash_of(PyObject *self, PyObject *args) {
+    (void)self;
+    return hash_of(args, text_hash);
 }
 
 /* ---- Python: rows_checksum ------------------------------------------------------------ */
@@ -293,7 +237,11 @@ static PyObject *rows_checksum(PyObject *self, PyObject *rows) {
     }
     uint64_t total = 0;
     Py_BEGIN_ALLOW_THREADS /* the sequence holds every row meanwhile */
-    for (Py_ssize_t i = 0; i < count; i++) total += md5_first_half(texts[i], lengths[i], 0);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size_t length = lengths[i];
+        if (length > 0 && texts[i][length - 1] == '\n') length--;
+        total += row_hash(texts[i], length);
+    }
     Py_END_ALLOW_THREADS
     PyMem_Free(texts);
     PyMem_Free(lengths);
@@ -306,6 +254,8 @@ static PyMethodDef methods[] = {
      "line_checksum(data, apart) -> (lines, checksum mod 2**64, bytes in those lines)"},
     {"rows_checksum", rows_checksum, METH_O,
      "rows_checksum(rows) -> (rows, checksum mod 2**64): each row (bytes) hashed as it is"},
+    {"row_hash", row_hash_of, METH_VARARGS,
+     "row_hash(row) -> the hash of one row's COPY text (no newline), a signed 64-bit integer"},
     {"jsonb_line_checksum", jsonb_line_checksum, METH_VARARGS,
      "jsonb_line_checksum(data, apart, anchor) -> (lines, checksum, bytes, jsonb hash sum, "
      "lines left out of it)"},
@@ -320,7 +270,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_copy_rows_native",
                                     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__copy_rows_native(void) {
-    md5_init_table();
     return PyModule_Create(&module);
 }
 
