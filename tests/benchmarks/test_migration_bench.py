@@ -147,6 +147,11 @@ def test_rounds_take_turns_and_each_step_shows_its_median_round(pg_server, tmp_p
             names = {row[0] for row in cur.fetchall()}
         assert {make_url(url).database for url in bench.step_databases.values()} <= names
         assert len(bench.databases) == 3  # the plan's, the last limit's and command's
+        with contextlib.closing(psycopg2.connect(libpq_url(
+                bench.step_databases[COPY_COMMAND]))) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND "
+                        "'autovacuum_enabled=false' = ANY (reloptions)")
+            assert cur.fetchone()[0] == len(bench.plan.tables)  # kept, autovacuum off
     finally:
         bench.drop_databases()
 

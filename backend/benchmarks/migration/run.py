@@ -24,6 +24,10 @@ slower than when it ran again. ``--rounds N`` measures every step N times, in tu
 each step's median round (with every round's time in its note): this machine's speed drifts by a
 quarter within minutes.
 
+Before each measured step the server settles, untimed: no autovacuum worker running, then a
+CHECKPOINT. Each step's database is dropped as soon as it is checked (the last round's stay,
+with autovacuum off), so no step pays for the writes or the vacuum of the one before it.
+
 "x limit" is a step's wall time over the limit's (1.00 = the limit; issue #11 asks <= 1.5 of
 the copy engine's migration command). Prints one Markdown table per shape.
 """
@@ -32,11 +36,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,6 +69,7 @@ from sqlite_to_pg.pgloader_command import (
 
 DEFAULT_ROWS = 2_000_000
 OWNER = "cutover_app"  # a non-superuser role owning each benchmark database
+SETTLE_SECONDS = 300  # the longest wait for autovacuum to finish before a measured step
 MIGRATE_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "migrate_sqlite_to_pg.sh"
 ENGINES = ("copy", "pgloader")
 OPTIONAL_STEPS = ("keys-in-place", "pgloader-alone", "duckdb", "copy-command",
@@ -101,27 +108,48 @@ class Bench:
 
     def fresh_database(self, step: str | None = None) -> str:
         """A new database owned by the non-superuser role, with the shape's schema; its URL.
-        For a measured ``step``, a CHECKPOINT follows (untimed): each step starts with the
-        server's dirty pages written, instead of paying for the writes of the step before it
-        (a load of 2M rows writes more WAL than max_wal_size's default, so the checkpoint it
-        sets off ran into the next step, always the same one in a round)."""
+        For a measured ``step``, the server is then let settle (untimed, ``_settle``)."""
         url = create_database(self.admin_url, owner=OWNER)
         self.databases.append(url)
         if step is not None:
             self.step_databases[step] = url
         self.shape.apply_target_schema(url)
         if step is not None:
-            self._checkpoint()
+            self._settle()
         return url
 
-    def _checkpoint(self) -> None:
+    def _settle(self) -> None:
+        """Wait (at most SETTLE_SECONDS) for no autovacuum worker to run, then CHECKPOINT: each
+        step starts on a quiet server with its dirty pages written, instead of paying for the
+        step before it (a 2M-row load writes more WAL than max_wal_size's default, so the
+        checkpoint it set off ran into the next step, always the same one in a round)."""
         with contextlib.closing(psycopg2.connect(libpq_url(self.admin_url))) as conn:
             conn.autocommit = True
             with conn.cursor() as cur:
+                deadline = time.monotonic() + SETTLE_SECONDS
+                while time.monotonic() < deadline:
+                    cur.execute("SELECT count(*) FROM pg_stat_activity "
+                                "WHERE backend_type = 'autovacuum worker'")
+                    if cur.fetchone()[0] == 0:
+                        break
+                    time.sleep(0.5)
+                else:
+                    self.log(f"  (autovacuum still running after {SETTLE_SECONDS} s)")
                 try:
                     cur.execute("CHECKPOINT")
                 except psycopg2.errors.InsufficientPrivilege:
                     self.log("  (no CHECKPOINT before the step: the admin role may not run one)")
+
+    def _autovacuum_off(self, url: str) -> None:
+        """Autovacuum off for the planned tables in that database of this run (as admin)."""
+        admin = make_url(self.admin_url).set(database=make_url(url).database)
+        with contextlib.closing(psycopg2.connect(libpq_url(
+                admin.render_as_string(hide_password=False)))) as conn, conn.cursor() as cur:
+            for table in self.plan.tables:
+                cur.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = false, "
+                                    "toast.autovacuum_enabled = false)").format(
+                    table.target.identifier))
+            conn.commit()
 
     def drop_databases(self, urls: list[str] | None = None) -> None:
         """Drop these databases of this run (default: every one it has not dropped yet)."""
@@ -159,21 +187,35 @@ class Bench:
         for number in range(1, rounds + 1):
             if rounds > 1:
                 self.log(f"round {number} of {rounds}")
-            self.steps, first_database = [], len(self.databases)
-            self._psql(LIMIT, scripts["limit"], "limit")
-            if "keys-in-place" in self.wanted:
-                self._psql(KEYS_IN_PLACE, scripts["keys in place"], "keys-in-place")
-            if "pgloader-alone" in self.wanted:
-                self._pgloader_alone()
-            if "duckdb" in self.wanted:
-                self._duckdb()
-            for engine in ENGINES:
-                if f"{engine}-command" in self.wanted:
-                    self._migration_command(engine)
+            self.steps = []
+            for step in self._round_steps(scripts):
+                first_database = len(self.databases)
+                step()
+                # left alone, autovacuum's first pass over what a step loaded (pgloader's
+                # tables are not frozen) ran into the next step: a step's database goes as
+                # soon as it is checked, or, in the last round or with --keep, stays with
+                # autovacuum off
+                if number < rounds and not self.keep:
+                    self.drop_databases(self.databases[first_database:])
+                else:
+                    for url in self.databases[first_database:]:
+                        self._autovacuum_off(url)
             self.rounds.append(self.steps)
-            if number < rounds and not self.keep:  # the last round's stay, as with one round
-                self.drop_databases(self.databases[first_database:])
         self.steps = median_steps(self.rounds)
+
+    def _round_steps(self, scripts: dict[str, str]) -> list[Callable[[], None]]:
+        """The steps of one round, in the order they run: the limit first."""
+        steps = [lambda: self._psql(LIMIT, scripts["limit"], "limit")]
+        if "keys-in-place" in self.wanted:
+            steps.append(lambda: self._psql(KEYS_IN_PLACE, scripts["keys in place"],
+                                            "keys-in-place"))
+        if "pgloader-alone" in self.wanted:
+            steps.append(self._pgloader_alone)
+        if "duckdb" in self.wanted:
+            steps.append(self._duckdb)
+        steps.extend(functools.partial(self._migration_command, engine) for engine in ENGINES
+                     if f"{engine}-command" in self.wanted)
+        return steps
 
     def _warm_up(self, script_text: str) -> None:
         """The limit once, untimed, so every measured step finds the server's WAL files made."""
