@@ -21,6 +21,7 @@ from benchmarks.migration.run import (
     DUCKDB,
     KEYS_IN_PLACE,
     LIMIT,
+    PGLOADER_ALONE,
     STEP_NAMES,
     Bench,
     parse_args,
@@ -41,8 +42,10 @@ ROWS = 1000
 @pytest.fixture(scope="module")
 def finished_bench(pg_server, tmp_path_factory):
     """One benchmark run of ~1,000 rows on the test server; its databases dropped afterwards."""
+    logged: list[str] = []
     bench = Bench(pg_server.url, tmp_path_factory.mktemp("bench"), ROWS, SHAPES["json"],
-                  log=lambda text: None)
+                  log=logged.append)
+    bench.logged = logged
     try:
         bench.run()
         yield bench
@@ -57,6 +60,9 @@ def _cursor(url: str):
 
 def test_every_step_runs_and_the_table_lists_it(finished_bench):
     assert [step.name for step in finished_bench.steps] == STEP_NAMES
+    started = [line.removesuffix(" …") for line in finished_bench.logged if line.endswith(" …")]
+    assert started == [LIMIT, COPY_COMMAND, PGLOADER_ALONE, "migration command, pgloader engine",
+                       KEYS_IN_PLACE, DUCKDB]  # each ratio with a target: of neighbours
     assert finished_bench.total_rows == ROWS
     table = format_table(finished_bench.steps)
     print(table)
