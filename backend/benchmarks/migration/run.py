@@ -58,7 +58,7 @@ from benchmarks.migration.limit import export_copy_text, psql_scripts
 from benchmarks.migration.measure import Measurement, measure
 from benchmarks.migration.results import Step, format_table, median_steps, split_from_report
 from benchmarks.migration.shapes import SHAPES, DataShape
-from foundation.database_urls import libpq_url, redact_text
+from foundation.database_urls import libpq_url, redact_text, with_database
 from foundation.throwaway_postgres import create_database, drop_database, provide_server
 from sqlite_to_pg.catalog import Plan
 from sqlite_to_pg.constraints import drop_foreign_keys, save_foreign_keys
@@ -144,9 +144,8 @@ class Bench:
 
     def _autovacuum_off(self, url: str) -> None:
         """Autovacuum off for the planned tables in that database of this run (as admin)."""
-        admin = make_url(self.admin_url).set(database=make_url(url).database)
-        with contextlib.closing(psycopg2.connect(libpq_url(
-                admin.render_as_string(hide_password=False)))) as conn, conn.cursor() as cur:
+        admin = with_database(self.admin_url, make_url(url).database)
+        with contextlib.closing(psycopg2.connect(libpq_url(admin))) as conn, conn.cursor() as cur:
             for table in self.plan.tables:
                 cur.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = false, "
                                     "toast.autovacuum_enabled = false)").format(
